@@ -1,0 +1,48 @@
+# liverec: builds and tests through the assembled FFmpeg tree in build/ (DESIGN.md section 1).
+#
+#   make                 assemble if needed, configure if needed, build build/ffmpeg, build/ffprobe
+#   make check           install what is missing, build, run FATE liverec + the integration tests
+#   make fate-liverec    only the FATE tests
+#   make bench           the side-by-side benchmarks in tests/bench/
+#   make install         FFmpeg's install (prefix from ./configure --prefix=...)
+#   make clean           remove objects, keep the configuration; make distclean removes build/
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD = build
+
+all: build
+
+# Assembly is checked on every run (cheap); FFmpeg's configure runs again only when the assembly
+# changed or it never ran. Then upstream's make decides what to rebuild.
+configured:
+	@liverec/assemble -q
+	@if [ ! -f $(BUILD)/ffbuild/config.mak ] || [ $(BUILD)/.liverec-assembled -nt $(BUILD)/ffbuild/config.mak ]; then \
+	    ./configure --reconfigure || exit 1; \
+	fi
+
+build: configured
+	@$(MAKE) --no-print-directory -C $(BUILD) -j$(JOBS)
+
+deps:
+	@liverec/install-deps
+
+fate-liverec: build
+	@$(MAKE) --no-print-directory -C $(BUILD) -j$(JOBS) fate-liverec
+
+check: deps
+	@$(MAKE) --no-print-directory build
+	@tests/liverec/run-all
+
+bench: build
+	@tests/bench/run
+
+install: build
+	@$(MAKE) --no-print-directory -C $(BUILD) install
+
+clean:
+	@if [ -f $(BUILD)/Makefile ]; then $(MAKE) --no-print-directory -C $(BUILD) clean; fi
+
+distclean:
+	rm -rf $(BUILD)
+
+.PHONY: all configured build deps fate-liverec check bench install clean distclean

@@ -1,0 +1,18 @@
+# liverec's FATE tests (DESIGN.md section 4): sample-free; every input is made by the test itself
+# from lavfi sources through native, bit-exact encoders (mpeg4 with FATE's ENC_OPTS, mp2fixed).
+# Run them with: make fate-liverec
+
+# The synthetic live input every liverec test starts from: 25 fps video with a keyframe every
+# second and 48 kHz audio, muxed as FLV the way an RTMP origin delivers it. Pinning its packets here
+# means a change in the input (not in a liverec muxer) shows up as its own failure.
+LIVEREC_LAVFI = -f lavfi -i "testsrc2=size=320x240:rate=25:duration=3" \
+                -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=3"
+LIVEREC_ENC   = -threads 1 -idct simple -dct fastint -c:v mpeg4 -g 25 -c:a mp2fixed -b:a 64k
+
+FATE_LIVEREC-$(call ALLYES, LAVFI_INDEV TESTSRC2_FILTER SINE_FILTER ARESAMPLE_FILTER \
+                            MPEG4_ENCODER MP2FIXED_ENCODER FLV_MUXER FRAMECRC_MUXER) += fate-liverec-testinput
+fate-liverec-testinput: CMD = framecrc $(LIVEREC_LAVFI) $(LIVEREC_ENC) -flags +bitexact -fflags +bitexact
+
+FATE_LIVEREC += $(FATE_LIVEREC-yes)
+FATE_FFMPEG += $(FATE_LIVEREC)
+fate-liverec: $(FATE_LIVEREC)

@@ -1,0 +1,226 @@
+# liverec integration harness (DESIGN.md section 4). Sourced by every tests/liverec/t-*.sh.
+#
+# Gives each test its own folder, a real RTMP origin (Debian's nginx + libnginx-mod-rtmp) on
+# 127.0.0.1 on a free port, a synthetic H.264+AAC push made by the built ffmpeg (optionally with
+# interruptions), a puller, and ffprobe helpers. Every process a test starts is recorded and stopped
+# by its PID when the test ends, also when it fails or is interrupted.
+#
+#   . "$(dirname "$0")/lib.sh"
+#   lr_init my-test            # folder $LR_DIR, traps
+#   lr_nginx_start             # origin at rtmp://127.0.0.1:$LR_RTMP_PORT/live
+#   lr_pull name out.flv       # background; PID in $LR_LAST_PID
+#   lr_push name 10            # foreground push of 10 s
+#   lr_pass / lr_fail "why"
+
+LR_TOP=$(cd "$(dirname "$0")/../.." && pwd)
+LR_BUILD=${LR_BUILD:-$LR_TOP/build}
+LR_FFMPEG=$LR_BUILD/ffmpeg
+LR_FFPROBE=$LR_BUILD/ffprobe
+LR_NGINX=${LR_NGINX:-/usr/sbin/nginx}
+LR_RTMP_MODULE=${LR_RTMP_MODULE:-/usr/lib/nginx/modules/ngx_rtmp_module.so}
+LR_PIDS=""
+LR_NAME=""
+LR_DIR=""
+LR_LAST_PID=""
+
+lr_log() { echo "[$LR_NAME] $*" >&2; }
+
+lr_fail() {
+    lr_log "FAIL: $*"
+    exit 1
+}
+
+lr_pass() {
+    lr_log "PASS"
+    exit 0
+}
+
+# Stop one process by PID: TERM, up to 5 s for it to go, then KILL.
+lr_stop() {
+    pid=$1
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    kill -TERM "$pid" 2>/dev/null
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+lr_track() { LR_PIDS="$LR_PIDS $1"; }
+
+lr_cleanup() {
+    status=$?
+    trap - EXIT INT TERM
+    for pid in $LR_PIDS; do
+        lr_stop "$pid"
+    done
+    if [ $status != 0 ] && [ -n "$LR_DIR" ]; then
+        # leave the evidence and show the logs
+        for f in "$LR_DIR"/*.log; do
+            [ -s "$f" ] || continue
+            lr_log "--- tail of $f"
+            tail -n 15 "$f" >&2
+        done
+    elif [ -n "$LR_DIR" ] && [ "${LR_KEEP:-0}" != 1 ]; then
+        rm -rf "$LR_DIR"
+    fi
+    exit $status
+}
+
+lr_init() {
+    LR_NAME=$1
+    [ -x "$LR_FFMPEG" ] && [ -x "$LR_FFPROBE" ] || { echo "[$LR_NAME] build/ffmpeg and build/ffprobe are missing: run make" >&2; exit 1; }
+    LR_DIR=$LR_BUILD/tests/liverec/$LR_NAME
+    rm -rf "$LR_DIR"
+    mkdir -p "$LR_DIR" || exit 1
+    trap lr_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+lr_free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Wait until something accepts TCP connections on 127.0.0.1:$1 (up to $2 seconds, default 10).
+lr_wait_port() {
+    python3 - "$1" "${2:-10}" <<'EOF'
+import socket, sys, time
+port, limit = int(sys.argv[1]), float(sys.argv[2])
+end = time.time() + limit
+while time.time() < end:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+EOF
+}
+
+# Start the RTMP origin: nginx with its own prefix, config, pid file and logs in $LR_DIR/nginx.
+# Application "live" (live on, no recording). Sets LR_RTMP_PORT and LR_RTMP_URL.
+lr_nginx_start() {
+    [ -x "$LR_NGINX" ] || lr_fail "nginx not found at $LR_NGINX (liverec/install-deps installs it)"
+    [ -f "$LR_RTMP_MODULE" ] || lr_fail "nginx RTMP module not found at $LR_RTMP_MODULE (libnginx-mod-rtmp)"
+    prefix=$LR_DIR/nginx
+    mkdir -p "$prefix/logs"
+    LR_RTMP_PORT=$(lr_free_port)
+    LR_RTMP_URL=rtmp://127.0.0.1:$LR_RTMP_PORT/live
+    cat > "$prefix/nginx.conf" <<EOF
+load_module $LR_RTMP_MODULE;
+daemon off;
+master_process on;
+worker_processes 1;
+pid $prefix/nginx.pid;
+error_log $prefix/logs/error.log info;
+events { worker_connections 256; }
+rtmp {
+    server {
+        listen 127.0.0.1:$LR_RTMP_PORT;
+        chunk_size 4096;
+        application live {
+            live on;
+            record off;
+            wait_key on;
+        }
+    }
+}
+EOF
+    "$LR_NGINX" -p "$prefix" -e "$prefix/logs/error.log" -c "$prefix/nginx.conf" > "$LR_DIR/nginx.log" 2>&1 &
+    LR_NGINX_PID=$!
+    lr_track $LR_NGINX_PID
+    lr_wait_port "$LR_RTMP_PORT" 10 || lr_fail "nginx-rtmp did not start listening on 127.0.0.1:$LR_RTMP_PORT"
+    kill -0 $LR_NGINX_PID 2>/dev/null || lr_fail "nginx exited at start"
+    lr_log "nginx-rtmp (pid $LR_NGINX_PID) on $LR_RTMP_URL"
+}
+
+# The synthetic live input: testsrc2 + a sine, H.264 (GOP $LR_GOP frames, default 2 s) and AAC,
+# paced in real time. Extra options for the video size etc. go through LR_PUSH_VSIZE.
+lr_push_cmd() { # NAME SECONDS LOG
+    "$LR_FFMPEG" -hide_banner -nostdin -loglevel warning -re \
+        -f lavfi -i "testsrc2=size=${LR_PUSH_VSIZE:-640x360}:rate=${LR_PUSH_FPS:-25}:duration=$2" \
+        -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=$2" \
+        -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -g "${LR_GOP:-50}" -b:v 800k \
+        -c:a aac -b:a 96k -ac 2 \
+        -f flv "$LR_RTMP_URL/$1" > "$3" 2>&1
+}
+
+# Push NAME for SECONDS in the foreground.
+lr_push() {
+    lr_log "push $1 for $2 s"
+    lr_push_cmd "$1" "$2" "$LR_DIR/push-$1.log" || lr_fail "push of $1 failed (see push-$1.log)"
+}
+
+# Push NAME in the background for SECONDS; PID in LR_LAST_PID.
+lr_push_bg() {
+    lr_log "push $1 for $2 s (background)"
+    lr_push_cmd "$1" "$2" "$LR_DIR/push-$1.log" &
+    LR_LAST_PID=$!
+    lr_track $LR_LAST_PID
+}
+
+# Push NAME with interruptions: lr_push_interrupted NAME PUSH GAP PUSH [GAP PUSH ...]
+# (seconds), foreground. Each push is a new RTMP publish of the same stream.
+lr_push_interrupted() {
+    name=$1
+    shift
+    n=0
+    while [ $# -gt 0 ]; do
+        n=$((n + 1))
+        lr_log "push $name #$n for $1 s"
+        lr_push_cmd "$name" "$1" "$LR_DIR/push-$name-$n.log" || lr_fail "push #$n of $name failed"
+        shift
+        [ $# -gt 0 ] || break
+        lr_log "interruption of $1 s"
+        sleep "$1"
+        shift
+    done
+}
+
+# Pull NAME from the origin into OUT with the built ffmpeg (-c copy) in the background; extra
+# ffmpeg output options follow OUT. The puller notices the publisher leaving through -rw_timeout.
+lr_pull() {
+    name=$1
+    out=$2
+    shift 2
+    "$LR_FFMPEG" -hide_banner -nostdin -loglevel warning -rw_timeout "${LR_RW_TIMEOUT:-3000000}" \
+        -i "$LR_RTMP_URL/$name" -c copy "$@" "$out" > "$LR_DIR/pull-$name.log" 2>&1 &
+    LR_LAST_PID=$!
+    lr_track $LR_LAST_PID
+    lr_log "pull $name -> $(basename "$out") (pid $LR_LAST_PID)"
+}
+
+# Wait up to SECONDS for PID to exit by itself; returns its exit status (124 on timeout, then
+# stopped).
+lr_wait_pid() {
+    pid=$1
+    i=0
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ $i -ge $(($2 * 10)) ]; then
+            lr_stop "$pid"
+            return 124
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    wait "$pid"
+}
+
+# ffprobe helpers
+lr_duration() { # FILE -> container duration in seconds
+    "$LR_FFPROBE" -v error -show_entries format=duration -of default=nw=1:nk=1 "$1"
+}
+lr_streams() { # FILE -> "video:h264 audio:aac" style list
+    "$LR_FFPROBE" -v error -show_entries stream=codec_type,codec_name -of csv=p=0 "$1" |
+        awk -F, '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $2, $1 } END { print "" }'
+}
+# within A B PERCENT: true when A is within PERCENT % of B
+lr_within() {
+    awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d <= b * p / 100) }'
+}
