@@ -9,10 +9,18 @@ LIVEREC_LAVFI = -f lavfi -i "testsrc2=size=320x240:rate=25:duration=3" \
                 -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=3"
 LIVEREC_ENC   = -threads 1 -idct simple -dct fastint -c:v mpeg4 -g 25 -c:a mp2fixed -b:a 64k
 
-FATE_LIVEREC-$(call ALLYES, LAVFI_INDEV TESTSRC2_FILTER SINE_FILTER ARESAMPLE_FILTER \
-                            MPEG4_ENCODER MP2FIXED_ENCODER FLV_MUXER FRAMECRC_MUXER) += fate-liverec-testinput
+LIVEREC_INPUT_DEPS = LAVFI_INDEV TESTSRC2_FILTER SINE_FILTER MPEG4_ENCODER MP2FIXED_ENCODER
+
+FATE_LIVEREC-$(call ALLYES, $(LIVEREC_INPUT_DEPS) FLV_MUXER FRAMECRC_MUXER) += fate-liverec-testinput
 fate-liverec-testinput: CMD = framecrc $(LIVEREC_LAVFI) $(LIVEREC_ENC) -flags +bitexact -fflags +bitexact
+
+# liverec_hls: each test is a function of tests/fate/liverec-hls.sh
+LIVEREC_HLS_TESTS = single splice timeout final collision tsjump audio-only fmp4 bad-state bad-options
+FATE_LIVEREC_HLS-$(call ALLYES, $(LIVEREC_INPUT_DEPS) LIVEREC_HLS_MUXER MPEGTS_DEMUXER MOV_DEMUXER CONCAT_PROTOCOL) += \
+    $(LIVEREC_HLS_TESTS:%=fate-liverec-hls-%)
+$(LIVEREC_HLS_TESTS:%=fate-liverec-hls-%): CMD = . $(SRC_PATH)/tests/fate/liverec-hls.sh; lrhls_$(subst -,_,$(@:fate-liverec-hls-%=%))
 
 FATE_LIVEREC += $(FATE_LIVEREC-yes)
 FATE_FFMPEG += $(FATE_LIVEREC)
-fate-liverec: $(FATE_LIVEREC)
+FATE_FFMPEG_FFPROBE += $(FATE_LIVEREC_HLS-yes)
+fate-liverec: $(FATE_LIVEREC) $(FATE_LIVEREC_HLS-yes)

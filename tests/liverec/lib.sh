@@ -224,3 +224,39 @@ lr_streams() { # FILE -> "video:h264 audio:aac" style list
 lr_within() {
     awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d <= b * p / 100) }'
 }
+
+# Serve DIR over HTTP on 127.0.0.1 (a free port) with Python's http.server; sets LR_HTTP_URL.
+lr_http_start() {
+    port=$(lr_free_port)
+    python3 -m http.server --bind 127.0.0.1 --directory "$1" "$port" > "$LR_DIR/http.log" 2>&1 &
+    LR_HTTP_PID=$!
+    lr_track $LR_HTTP_PID
+    lr_wait_port "$port" 10 || lr_fail "the HTTP server did not start"
+    LR_HTTP_URL=http://127.0.0.1:$port
+}
+
+# Play PLAYLIST (a path under $LR_DIR) with hls.js in headless Chromium at playback RATE
+# (default 1); prints the player's JSON report (see tests/liverec/player/play-hls.mjs).
+LR_PLAYER=${LR_PLAYER:-$LR_BUILD/player}
+lr_play_hls() {
+    [ -f "$LR_PLAYER/node_modules/hls.js/dist/hls.min.js" ] ||
+        lr_fail "hls.js is not installed in $LR_PLAYER (liverec/install-deps installs it)"
+    [ -x /usr/bin/chromium ] || lr_fail "chromium is not installed (liverec/install-deps installs it)"
+    www=$LR_DIR/www
+    mkdir -p "$www"
+    cp "$LR_TOP/tests/liverec/player/player.html" "$www/"
+    cp "$LR_PLAYER/node_modules/hls.js/dist/hls.min.js" "$www/"
+    rel=${1#"$LR_DIR"/}
+    [ -e "$www/data" ] || ln -s "$LR_DIR" "$www/data"
+    [ -n "${LR_HTTP_URL:-}" ] || lr_http_start "$www"
+    rm -rf "$LR_DIR/chromium-profile"
+    cp "$LR_TOP/tests/liverec/player/play-hls.mjs" "$LR_PLAYER/" # resolves its imports there
+    node "$LR_PLAYER/play-hls.mjs" \
+        "$LR_HTTP_URL/player.html?src=data/$rel&rate=${2:-1}" "${3:-180}" "$LR_DIR/chromium-profile" \
+        2> "$LR_DIR/player.log"
+}
+
+# read a field of a flat JSON object: lr_json 'JSON' field
+lr_json() {
+    printf '%s' "$1" | python3 -c 'import json, sys; v = json.load(sys.stdin).get(sys.argv[1]); print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$2"
+}

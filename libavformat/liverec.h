@@ -1,0 +1,105 @@
+/*
+ * liverec: helpers shared by the live recording muxers
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+#ifndef AVFORMAT_LIVEREC_H
+#define AVFORMAT_LIVEREC_H
+
+#include <stdint.h>
+
+#include "libavutil/bprint.h"
+#include "avformat.h"
+
+/** The cloud API's default VodFileName. */
+#define LIVEREC_DEFAULT_VOD_FILE_NAME \
+    "{StreamID}_{StartYear}-{StartMonth}-{StartDay}-{StartHour}-{StartMinute}-{StartSecond}_" \
+    "{EndYear}-{EndMonth}-{EndDay}-{EndHour}-{EndMinute}-{EndSecond}"
+
+/**
+ * Parse a time_zone option: "UTC", "local" (the process's local time) or a fixed
+ * offset "+HH:MM", "-HH:MM", "+HH", "UTC+8", "UTC-05:30".
+ *
+ * @param offset set to the offset from UTC in seconds (ignored when *local is set)
+ * @param local  set to 1 for "local"
+ * @return 0 or AVERROR(EINVAL)
+ */
+int ff_liverec_parse_time_zone(const char *tz, int *offset, int *local);
+
+/**
+ * Replace in a name that comes from outside (stream, app or domain name) everything that could
+ * make a path escape its folder or confuse a playlist: only [A-Za-z0-9._-] are kept, others
+ * become '_', and a leading '.' becomes '_'. An empty result becomes "_".
+ */
+void ff_liverec_sanitize_name(AVBPrint *bp, const char *name);
+
+/**
+ * Expand a VodFileName template (DESIGN.md section 3): {StreamID}, {StartYear}, {StartMonth},
+ * {StartDay}, {StartHour}, {StartMinute}, {StartSecond}, {StartMillisecond} and the same with
+ * End. Times are microseconds since the Unix epoch, rendered in time_zone. The stream id is
+ * sanitized; the template itself must not contain path separators.
+ *
+ * @return 0, or AVERROR(EINVAL) with a message for an unknown placeholder or a bad template
+ */
+int ff_liverec_expand_name(AVBPrint *bp, const char *tmpl, const char *stream_id,
+                           int64_t start_us, int64_t end_us, const char *time_zone,
+                           void *log_ctx);
+
+/**
+ * Check a template without expanding it for real (for init time errors).
+ */
+int ff_liverec_check_name_template(const char *tmpl, const char *time_zone, void *log_ctx);
+
+/**
+ * Find a name DIR + NAME + EXT that does not exist yet: NAME, then NAME_1, NAME_2, ...
+ * The result (with DIR) is written to bp.
+ */
+int ff_liverec_unique_url(AVBPrint *bp, const char *dir, const char *name, const char *ext);
+
+/**
+ * Format wall-clock microseconds as an ISO 8601 UTC date with milliseconds,
+ * "2026-11-25T14:48:35.123Z" (the form of EXT-X-PROGRAM-DATE-TIME).
+ */
+void ff_liverec_format_iso8601(AVBPrint *bp, int64_t us);
+
+/**
+ * Write the contents of bp to url atomically: to url.tmp first, then rename.
+ */
+int ff_liverec_write_atomic(AVFormatContext *s, const char *url, const AVBPrint *bp);
+
+/**
+ * Read a whole small file (at most max_size bytes) into bp.
+ * @return 0, AVERROR(ENOENT) when it does not exist, AVERROR_INVALIDDATA when it is larger
+ *         than max_size, or another error
+ */
+int ff_liverec_read_file(AVFormatContext *s, const char *url, AVBPrint *bp, int max_size);
+
+/**
+ * @return 1 when url names a local file (no protocol or file:), setting *path to its path
+ */
+int ff_liverec_local_path(const char *url, const char **path);
+
+/**
+ * Take an exclusive lock on the local file path (created if needed) without waiting.
+ * @return a file descriptor to keep while the lock is needed, AVERROR(EBUSY) when another
+ *         process holds it, or another error
+ */
+int ff_liverec_lock(const char *path, void *log_ctx);
+void ff_liverec_unlock(int *fd);
+
+#endif /* AVFORMAT_LIVEREC_H */
