@@ -1,6 +1,8 @@
 # liverec: builds and tests through the assembled FFmpeg tree in build/ (DESIGN.md section 1).
 #
 #   make                 assemble if needed, configure if needed, build build/ffmpeg, build/ffprobe
+#   make demo            install what is missing, build, record a test push through a local
+#                        nginx-rtmp origin with liverec_hls (two interruptions, one playlist)
 #   make check           install what is missing, build, run FATE liverec + the integration tests
 #   make fate-liverec    only the FATE tests
 #   make bench           the side-by-side benchmarks in tests/bench/
@@ -33,6 +35,10 @@ check: deps
 	@$(MAKE) --no-print-directory build
 	@tests/liverec/run-all
 
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@liverec/demo
+
 bench: build
 	@tests/bench/run
 
@@ -45,4 +51,4 @@ clean:
 distclean:
 	rm -rf $(BUILD)
 
-.PHONY: all configured build deps fate-liverec check bench install clean distclean
+.PHONY: all configured build deps fate-liverec check demo bench install clean distclean

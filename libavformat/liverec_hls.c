@@ -58,6 +58,7 @@
 #define STATE_VERSION     1
 #define STATE_MAX_SIZE    (64 * 1024)
 #define PLAYLIST_MAX_SIZE (64 * 1024 * 1024)
+#define MAX_WALL_CORRECTION (10 * 1000000LL)
 
 enum SegmentType {
     SEGMENT_TYPE_MPEGTS,
@@ -117,7 +118,9 @@ typedef struct LiveRecHLSContext {
     int64_t seg_end;      ///< microseconds, end of the latest packet in the segment
     int64_t wall_base;    ///< wall clock = wall_base + (ts - ts_base)
     int64_t ts_base;
+    int64_t anchor;       ///< wall_base as first set for this block
     int     have_base;
+    int     base_fixed;   ///< the block's first segment (with its date) is listed
     int64_t *last_dts;    ///< per stream, microseconds
 } LiveRecHLSContext;
 
@@ -857,6 +860,7 @@ static int segment_end(AVFormatContext *s, int64_t end)
     if (ret < 0)
         return ret;
     c->block_map    = NULL;
+    c->base_fixed   = 1;
     c->nb_discont  += discont;
     c->need_discont = 0;
     c->last_end     = FFMAX(c->last_end, wall_of(c, end));
@@ -881,8 +885,9 @@ static int split_block(AVFormatContext *s, int64_t ts, const char *why)
     if ((ret = block_close(s)) < 0)
         return ret;
     c->need_discont = c->nb_segs > 0;
-    c->wall_base    = wall_end;
+    c->wall_base    = c->anchor = wall_end;
     c->ts_base      = ts;
+    c->base_fixed   = 0;
     for (int i = 0; i < s->nb_streams; i++)
         c->last_dts[i] = AV_NOPTS_VALUE;
     return 0;
@@ -923,9 +928,16 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
 
     if (!c->have_base) {
         /* the first packet of the push is at the wall-clock time of the open */
-        c->wall_base = c->now;
+        c->wall_base = c->anchor = c->now;
         c->ts_base   = pts;
         c->have_base = 1;
+    } else if (!c->wallclock && !c->base_fixed) {
+        /* The packets buffered while the input was probed arrive in a burst at the open; those
+         * that follow arrive in real time. The earliest arrival relative to its timestamp is the
+         * best estimate of when the media was live: refine until the first date is listed. */
+        int64_t cand = av_gettime() - (pts - c->ts_base);
+        if (cand < c->wall_base && c->anchor - cand <= MAX_WALL_CORRECTION)
+            c->wall_base = cand;
     }
 
     /* codec parameters changed inside the push */

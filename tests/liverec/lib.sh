@@ -12,7 +12,7 @@
 #   lr_push name 10            # foreground push of 10 s
 #   lr_pass / lr_fail "why"
 
-LR_TOP=$(cd "$(dirname "$0")/../.." && pwd)
+LR_TOP=${LR_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 LR_BUILD=${LR_BUILD:-$LR_TOP/build}
 LR_FFMPEG=$LR_BUILD/ffmpeg
 LR_FFPROBE=$LR_BUILD/ffprobe
