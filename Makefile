@@ -11,6 +11,8 @@
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD = build
+# ccache hits across clones of the repository (CI builds a fresh clone on the same machine)
+export CCACHE_BASEDIR = $(CURDIR)
 
 all: build
 

@@ -25,7 +25,9 @@
  * The output URL names the working playlist NAME.m3u8 of the open recording. Segments are cut
  * at keyframes of the reference stream (the first video stream, else the first audio stream)
  * into a nested MPEG-TS or fragmented MP4 muxer, one per continuity block (a push, or the part
- * of a push after a codec change or a timestamp jump). The playlist is an EVENT playlist,
+ * of a push after a codec change or a timestamp jump). The nested muxer inserts the bitstream
+ * filters it needs itself, so this muxer sees packets as they came, with their new-extradata side
+ * data, and every block's filters start from the parameters in force. The playlist is an EVENT playlist,
  * rewritten atomically after each segment; it is the authority on which segments exist.
  * The sidecar NAME.m3u8.liverec keeps what resuming needs. On open, a recording whose last
  * packet is less than splice_timeout old is continued behind #EXT-X-DISCONTINUITY; an older one
@@ -122,6 +124,7 @@ typedef struct LiveRecHLSContext {
     int     have_base;
     int     base_fixed;   ///< the block's first segment (with its date) is listed
     int64_t *last_dts;    ///< per stream, microseconds
+    AVCodecParameters **par; ///< per stream, the parameters in force (new extradata applied)
 } LiveRecHLSContext;
 
 static const char *seg_ext(const LiveRecHLSContext *c)
@@ -667,7 +670,8 @@ static int lrh_init(AVFormatContext *s)
         av_log(s, AV_LOG_ERROR, "liverec_hls needs an audio or a video stream\n");
         return AVERROR(EINVAL);
     }
-    if (!(c->last_dts = av_malloc_array(s->nb_streams, sizeof(*c->last_dts))))
+    if (!(c->last_dts = av_malloc_array(s->nb_streams, sizeof(*c->last_dts))) ||
+        !(c->par = av_calloc(s->nb_streams, sizeof(*c->par))))
         return AVERROR(ENOMEM);
     for (int i = 0; i < s->nb_streams; i++)
         c->last_dts[i] = AV_NOPTS_VALUE;
@@ -727,6 +731,8 @@ static int block_open(AVFormatContext *s)
         AVStream *st = ff_stream_clone(oc, s->streams[i]);
         if (!st)
             return AVERROR(ENOMEM);
+        if (c->par[i] && (ret = avcodec_parameters_copy(st->codecpar, c->par[i])) < 0)
+            return ret;
         st->codecpar->codec_tag = 0;
     }
     return 0;
@@ -767,7 +773,6 @@ static int write_init_segment(AVFormatContext *s)
         goto fail;
     }
     c->oc->pb->seekable = 0;
-    av_dict_set(&opts, "fflags", "-autobsf", 0);
     av_dict_set(&opts, "movflags", "+frag_custom+empty_moov+default_base_moof+skip_trailer", 0);
     ret = avformat_write_header(c->oc, &opts);
     av_dict_free(&opts);
@@ -816,11 +821,7 @@ static int segment_start(AVFormatContext *s, int64_t ts)
     av_free(url);
     c->oc->pb->seekable = 0;
     if (!c->block_open) {
-        AVDictionary *opts = NULL;
-        av_dict_set(&opts, "fflags", "-autobsf", 0);
-        ret = avformat_write_header(c->oc, &opts);
-        av_dict_free(&opts);
-        if (ret < 0)
+        if ((ret = avformat_write_header(c->oc, NULL)) < 0)
             return ret;
         c->block_open = 1;
     } else if (c->segment_type == SEGMENT_TYPE_MPEGTS) {
@@ -893,10 +894,19 @@ static int split_block(AVFormatContext *s, int64_t ts, const char *why)
     return 0;
 }
 
-static int apply_new_extradata(AVFormatContext *s, AVStream *st, const uint8_t *data, size_t size)
+/* Keep new extradata for the next block; the caller's stream is left as it is. */
+static int apply_new_extradata(AVFormatContext *s, int index, const uint8_t *data, size_t size)
 {
-    AVCodecParameters *par = st->codecpar;
+    LiveRecHLSContext *c = s->priv_data;
+    AVCodecParameters *par = c->par[index];
+    int ret;
 
+    if (!par) {
+        if (!(par = c->par[index] = avcodec_parameters_alloc()))
+            return AVERROR(ENOMEM);
+        if ((ret = avcodec_parameters_copy(par, s->streams[index]->codecpar)) < 0)
+            return ret;
+    }
     if (par->extradata_size == size && !memcmp(par->extradata, data, size))
         return 0;
     av_freep(&par->extradata);
@@ -942,7 +952,7 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
 
     /* codec parameters changed inside the push */
     side = av_packet_get_side_data(pkt, AV_PKT_DATA_NEW_EXTRADATA, &side_size);
-    if (side && side_size && (ret = apply_new_extradata(s, st, side, side_size)) != 0) {
+    if (side && side_size && (ret = apply_new_extradata(s, pkt->stream_index, side, side_size)) != 0) {
         if (ret < 0)
             return ret;
         changed = 1;
@@ -1000,29 +1010,6 @@ static int lrh_write_trailer(AVFormatContext *s)
     return write_state(s);
 }
 
-static int lrh_check_bitstream(AVFormatContext *s, AVStream *st, const AVPacket *pkt)
-{
-    LiveRecHLSContext *c = s->priv_data;
-    const FFOutputFormat *ofmt;
-    int ret;
-
-    if (!c->oc && (ret = block_open(s)) < 0)
-        return ret;
-    ofmt = ffofmt(c->oc->oformat);
-    if (ofmt->check_bitstream) {
-        AVStream *ost = c->oc->streams[st->index];
-        ret = ofmt->check_bitstream(c->oc, ost, pkt);
-        if (ret == 1) {
-            FFStream *const sti  = ffstream(st);
-            FFStream *const osti = ffstream(ost);
-            sti->bsfc  = osti->bsfc;
-            osti->bsfc = NULL;
-        }
-        return ret;
-    }
-    return 1;
-}
-
 static void lrh_deinit(AVFormatContext *s)
 {
     LiveRecHLSContext *c = s->priv_data;
@@ -1036,6 +1023,9 @@ static void lrh_deinit(AVFormatContext *s)
     av_freep(&c->block_map);
     av_freep(&c->seg_uri);
     av_freep(&c->last_dts);
+    for (int i = 0; c->par && i < s->nb_streams; i++)
+        avcodec_parameters_free(&c->par[i]);
+    av_freep(&c->par);
     av_freep(&c->dir);
     av_freep(&c->stem);
     av_freep(&c->state_url);
@@ -1093,5 +1083,4 @@ const FFOutputFormat ff_liverec_hls_muxer = {
     .write_packet    = lrh_write_packet,
     .write_trailer   = lrh_write_trailer,
     .deinit          = lrh_deinit,
-    .check_bitstream = lrh_check_bitstream,
 };

@@ -170,3 +170,85 @@ lrhls_bad_options() {
     done
     echo "files: $(ls $d | grep -v -c '^err$')"
 }
+
+# New codec parameters inside one push (the publisher changed resolution: a second H.264
+# sequence header in the FLV stream) start a new segment behind a discontinuity. libx264 output
+# is not bit-exact across builds, so only the structure is compared, not packet checksums.
+lrhls_codec_change() {
+    d=$(lrh_dir)
+    # the second part's timestamps continue the first's: only the parameters change
+    for part in 320x240:0 160x120:3; do
+        size=${part%:*}
+        ffmpeg -f lavfi -i testsrc2=size=$size:rate=25:duration=3 \
+               -f lavfi -i sine=frequency=440:sample_rate=44100:duration=3 \
+               -threads 1 -c:v libx264 -preset ultrafast -g 25 -c:a adpcm_swf \
+               -output_ts_offset ${part#*:} -flags +bitexact -fflags +bitexact -f flv $d/part-$size.flv || return
+    done
+    # one FLV stream: the second file's tags (after its 13-byte header) follow the first's
+    cp $d/part-320x240.flv $d/changed.flv
+    tail -c +14 $d/part-160x120.flv >> $d/changed.flv
+    ffmpeg -i $d/changed.flv -c copy -fflags +bitexact \
+           -f liverec_hls -segment_time 2 -wallclock $LRH_T0 $d/cam.m3u8 || return
+    rm -f $d/*.flv
+    grep -v '^#EXTINF' $d/cam.m3u8
+    for seg in $(grep -v '^#' $d/cam.m3u8); do
+        echo "$seg: $(run ffprobe${PROGSUF}${EXECSUF} -v error -select_streams v:0 \
+            -show_entries stream=width,height -of csv=p=0 $d/$seg | head -n 1)"
+    done
+}
+
+# A second writer on an open recording fails at once with a clear error and changes nothing.
+lrhls_two_writers() {
+    d=$(lrh_dir)
+    ffmpeg -re -f lavfi -i testsrc2=size=160x120:rate=25:duration=4 \
+           -threads 1 -c:v mpeg4 -g 25 -flags +bitexact -fflags +bitexact \
+           -f liverec_hls -segment_time 1 -wallclock $LRH_T0 $d/cam.m3u8 2> $d/first.err &
+    first=$!
+    i=0
+    while [ ! -s $d/cam.m3u8 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    cp $d/cam.m3u8.liverec $d/state-before
+    lrh_record $d cam 1 $LRH_T0 2> $d/err && echo "the second writer was accepted"
+    grep -o "Another process is recording into.*" $d/err | sed "s#$d/##g"
+    cmp -s $d/state-before $d/cam.m3u8.liverec && echo "state unchanged by the second writer"
+    wait $first && echo "the first writer finished"
+    grep -c '^#EXTINF' $d/cam.m3u8 | sed 's/^/segments of the first writer: /'
+}
+
+# kill -9 in the middle of a segment: the playlist still lists every complete segment, has no
+# ENDLIST and opens; the next run continues the recording behind one discontinuity and keeps
+# every segment listed before the kill. (How many segments were complete at the kill depends on
+# timing, so the output states the facts, not the count.)
+lrhls_kill_resume() {
+    d=$(lrh_dir)
+    # exec: $! must be ffmpeg itself, not a subshell running it
+    (exec $target_exec $target_path/ffmpeg${PROGSUF}${EXECSUF} -nostdin -re \
+           -f lavfi -i testsrc2=size=160x120:rate=25:duration=8 \
+           -threads 1 -c:v mpeg4 -g 25 -flags +bitexact -fflags +bitexact \
+           -f liverec_hls -segment_time 1 -splice_timeout 120 -wallclock $LRH_T0 $d/cam.m3u8 2> $d/first.err) &
+    first=$!
+    i=0
+    while [ "$(grep -c '^#EXTINF' $d/cam.m3u8 2>/dev/null || echo 0)" -lt 2 ] && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    sleep 0.5
+    kill -9 $first
+    wait $first
+    cp $d/cam.m3u8 $d/killed.m3u8
+    [ "$(grep -c '^#EXTINF' $d/killed.m3u8)" -ge 2 ] && echo "complete segments listed after the kill"
+    grep -q ENDLIST $d/killed.m3u8 || echo "no ENDLIST after the kill"
+    for seg in $(grep -v '^#' $d/killed.m3u8); do
+        run ffprobe${PROGSUF}${EXECSUF} -v error $d/$seg || echo "unreadable: $seg"
+    done
+    lrh_record $d cam 2 2026-01-01T00:01:00Z -splice_timeout 120 -final 1 -vod_file_name final || return
+    grep -c '^#EXT-X-DISCONTINUITY' $d/final.m3u8 | sed 's/^/discontinuities: /'
+    kept=1
+    for seg in $(grep -v '^#' $d/killed.m3u8); do
+        grep -qx "$seg" $d/final.m3u8 || kept=0
+    done
+    [ $kept = 1 ] && echo "every segment listed before the kill is kept"
+    for seg in $(grep -v '^#' $d/final.m3u8); do
+        run ffprobe${PROGSUF}${EXECSUF} -v error $d/$seg || echo "unreadable: $seg"
+    done
+    ls $d | grep -c 'm3u8\.' | sed 's/^/working files left: /'
+}

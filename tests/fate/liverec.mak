@@ -14,13 +14,18 @@ LIVEREC_INPUT_DEPS = LAVFI_INDEV TESTSRC2_FILTER SINE_FILTER MPEG4_ENCODER MP2FI
 FATE_LIVEREC-$(call ALLYES, $(LIVEREC_INPUT_DEPS) FLV_MUXER FRAMECRC_MUXER) += fate-liverec-testinput
 fate-liverec-testinput: CMD = framecrc $(LIVEREC_LAVFI) $(LIVEREC_ENC) -flags +bitexact -fflags +bitexact
 
-# liverec_hls: each test is a function of tests/fate/liverec-hls.sh
-LIVEREC_HLS_TESTS = single splice timeout final collision tsjump audio-only fmp4 bad-state bad-options
-FATE_LIVEREC_HLS-$(call ALLYES, $(LIVEREC_INPUT_DEPS) LIVEREC_HLS_MUXER MPEGTS_DEMUXER MOV_DEMUXER CONCAT_PROTOCOL) += \
-    $(LIVEREC_HLS_TESTS:%=fate-liverec-hls-%)
-$(LIVEREC_HLS_TESTS:%=fate-liverec-hls-%): CMD = . $(SRC_PATH)/tests/fate/liverec-hls.sh; lrhls_$(subst -,_,$(@:fate-liverec-hls-%=%))
+# liverec_hls: each test is a function of tests/fate/liverec-hls.sh (lrhls_NAME)
+LIVEREC_HLS_DEPS := $(LIVEREC_INPUT_DEPS) LIVEREC_HLS_MUXER MPEGTS_DEMUXER
+LIVEREC_HLS_MPEG4 := single splice timeout final collision tsjump audio-only bad-state bad-options \
+                     two-writers kill-resume
+FATE_LIVEREC_HLS-$(call ALLYES, $(LIVEREC_HLS_DEPS)) += $(LIVEREC_HLS_MPEG4:%=fate-liverec-hls-%)
+FATE_LIVEREC_HLS-$(call ALLYES, $(LIVEREC_HLS_DEPS) MOV_DEMUXER CONCAT_PROTOCOL) += fate-liverec-hls-fmp4
+FATE_LIVEREC_HLS-$(call ALLYES, LAVFI_INDEV TESTSRC2_FILTER SINE_FILTER LIBX264_ENCODER ADPCM_SWF_ENCODER \
+                                FLV_MUXER FLV_DEMUXER LIVEREC_HLS_MUXER MPEGTS_DEMUXER) += fate-liverec-hls-codec-change
+FATE_LIVEREC_HLS := $(FATE_LIVEREC_HLS-yes)
+$(FATE_LIVEREC_HLS): CMD = . $(SRC_PATH)/tests/fate/liverec-hls.sh; lrhls_$(subst -,_,$(@:fate-liverec-hls-%=%))
 
 FATE_LIVEREC += $(FATE_LIVEREC-yes)
 FATE_FFMPEG += $(FATE_LIVEREC)
-FATE_FFMPEG_FFPROBE += $(FATE_LIVEREC_HLS-yes)
-fate-liverec: $(FATE_LIVEREC) $(FATE_LIVEREC_HLS-yes)
+FATE_FFMPEG_FFPROBE += $(FATE_LIVEREC_HLS)
+fate-liverec: $(FATE_LIVEREC) $(FATE_LIVEREC_HLS)
