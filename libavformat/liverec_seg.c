@@ -1,0 +1,566 @@
+/*
+ * liverec_mp4, liverec_flv, liverec_aac: one complete, playable file per record interval
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/**
+ * @file
+ * The segmenting core of the liverec file muxers (modelled on segment.c).
+ *
+ * The output URL names a folder. Each file is written by a nested muxer under a working name,
+ * START_STREAMID.EXT.recording, in a form a crash cannot spoil: fragmented MP4 (every complete
+ * fragment readable), FLV and ADTS as they stream. A new file starts at the first keyframe of the
+ * reference stream (first video stream; every packet of an audio-only input) at least
+ * record_interval after the start of the current one; timestamps start at 0 in every file.
+ * When a file's end is known it is finalized: remuxed into its final form (MP4 with the moov up
+ * front, FLV with duration, size and a keyframe index in onMetaData; ADTS as it is) under the
+ * name from vod_file_name, then the working file is removed. Working files left by a crash are
+ * found on the next start in the folder and finalized the same way, never deleted unread.
+ */
+
+#include "config_components.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "libavutil/avstring.h"
+#include "libavutil/bprint.h"
+#include "libavutil/mathematics.h"
+#include "libavutil/mem.h"
+#include "libavutil/opt.h"
+#include "libavutil/parseutils.h"
+#include "libavutil/time.h"
+
+#include "avformat.h"
+#include "avio_internal.h"
+#include "internal.h"
+#include "liverec.h"
+#include "mux.h"
+#include "url.h"
+
+#define WORK_SUFFIX ".recording"
+
+typedef struct LiveRecSegKind {
+    const char *ext;        ///< extension of the files
+    const char *format;     ///< nested muxer
+    const char *work_opts;  ///< nested muxer options while recording
+    const char *final_opts; ///< nested muxer options of the finalizing remux, NULL: rename only
+    int audio_only;
+} LiveRecSegKind;
+
+static const LiveRecSegKind kind_mp4 = {
+    /* a fragment at every video keyframe, and at least every second (audio only) */
+    "mp4", "mp4", "movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1000000",
+    "movflags=+faststart", 0,
+};
+static const LiveRecSegKind kind_flv = {
+    "flv", "flv", NULL, "flvflags=+add_keyframe_index", 0,
+};
+static const LiveRecSegKind kind_aac = {
+    "aac", "adts", NULL, NULL, 1,
+};
+
+typedef struct LiveRecSegContext {
+    const AVClass *class;
+
+    /* options */
+    int64_t record_interval;
+    char   *vod_file_name;
+    char   *stream_id;
+    char   *time_zone;
+    char   *wallclock;
+
+    const LiveRecSegKind *kind;
+    char   *dir;            ///< output folder, ending in '/'
+    char   *sid;            ///< sanitized stream id
+    int     local;          ///< the folder is local: working files are locked and recovered
+    int64_t now;
+
+    int     ref;            ///< stream whose keyframes cut, -1 before init
+    int    *map;            ///< outer stream -> nested stream, -1 when not recorded
+    int     nb_mapped;
+
+    AVFormatContext *oc;    ///< the open file
+    char   *work_url;
+    int     lock_fd;
+    int64_t file_start;     ///< microseconds, input timeline, where the open file starts
+    int64_t file_end;       ///< microseconds, end of the latest packet in the open file
+    int64_t next_cut;
+    int64_t file_wall;      ///< wall clock of file_start
+    int64_t wall_base, ts_base;
+    int     have_base;
+    int     nb_files;
+} LiveRecSegContext;
+
+static int set_options(AVFormatContext *s, AVDictionary **opts, const char *spec)
+{
+    int ret = spec ? av_dict_parse_string(opts, spec, "=", ":", 0) : 0;
+
+    if (ret < 0)
+        av_log(s, AV_LOG_ERROR, "Invalid nested muxer options '%s'\n", spec);
+    return ret;
+}
+
+/* Copy the file at in_url into its final form at out_url; *duration gets its length. */
+static int remux(AVFormatContext *s, const char *in_url, const char *out_url, int64_t *duration)
+{
+    LiveRecSegContext *c = s->priv_data;
+    AVFormatContext *ic = NULL, *oc = NULL;
+    AVDictionary *opts = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    int64_t end = 0, first = AV_NOPTS_VALUE;
+    int ret;
+
+    if (!pkt)
+        return AVERROR(ENOMEM);
+    ic = avformat_alloc_context();
+    if (!ic) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    ic->interrupt_callback = s->interrupt_callback;
+    if ((ret = avformat_open_input(&ic, in_url, av_find_input_format(c->kind->format), NULL)) < 0 ||
+        (ret = avformat_find_stream_info(ic, NULL)) < 0) {
+        av_log(s, AV_LOG_ERROR, "Cannot read working file '%s': %s\n", in_url, av_err2str(ret));
+        goto end;
+    }
+    if ((ret = avformat_alloc_output_context2(&oc, NULL, c->kind->format, out_url)) < 0)
+        goto end;
+    oc->interrupt_callback = s->interrupt_callback;
+    oc->io_open            = s->io_open;
+    oc->io_close2          = s->io_close2;
+    oc->flags              = s->flags;
+    for (int i = 0; i < ic->nb_streams; i++) {
+        AVStream *st = avformat_new_stream(oc, NULL);
+        if (!st) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        if ((ret = avcodec_parameters_copy(st->codecpar, ic->streams[i]->codecpar)) < 0)
+            goto end;
+        st->codecpar->codec_tag = 0;
+        st->time_base = ic->streams[i]->time_base;
+    }
+    if ((ret = s->io_open(s, &oc->pb, out_url, AVIO_FLAG_WRITE, NULL)) < 0) {
+        av_log(s, AV_LOG_ERROR, "Cannot open '%s' for writing: %s\n", out_url, av_err2str(ret));
+        goto end;
+    }
+    if ((ret = set_options(s, &opts, c->kind->final_opts)) < 0 ||
+        (ret = avformat_write_header(oc, &opts)) < 0)
+        goto end;
+    for (;;) {
+        AVStream *ist;
+        ret = av_read_frame(ic, pkt);
+        if (ret < 0) {
+            /* the end of a file cut short by a crash is its end */
+            if (ret != AVERROR_EOF)
+                av_log(s, AV_LOG_WARNING, "'%s' ends early (%s): keeping what is complete\n",
+                       in_url, av_err2str(ret));
+            break;
+        }
+        ist = ic->streams[pkt->stream_index];
+        if (pkt->dts != AV_NOPTS_VALUE) {
+            int64_t ts = av_rescale_q(pkt->dts, ist->time_base, AV_TIME_BASE_Q);
+            int64_t d  = av_rescale_q(pkt->duration, ist->time_base, AV_TIME_BASE_Q);
+            if (first == AV_NOPTS_VALUE)
+                first = ts;
+            end = FFMAX(end, ts + FFMAX(d, 0));
+        }
+        av_packet_rescale_ts(pkt, ist->time_base, oc->streams[pkt->stream_index]->time_base);
+        if ((ret = av_interleaved_write_frame(oc, pkt)) < 0)
+            goto end;
+    }
+    ret = av_write_trailer(oc);
+    *duration = first == AV_NOPTS_VALUE ? 0 : end - first;
+end:
+    av_dict_free(&opts);
+    av_packet_free(&pkt);
+    if (oc) {
+        ff_format_io_close(s, &oc->pb);
+        avformat_free_context(oc);
+    }
+    avformat_close_input(&ic);
+    return ret;
+}
+
+/* Give the working file work_url (started at wall-clock start) its final name and form. */
+static int finalize(AVFormatContext *s, const char *work_url, const char *sid, int64_t start,
+                    int64_t known_end)
+{
+    LiveRecSegContext *c = s->priv_data;
+    AVBPrint name, url;
+    char *tmp = NULL, ext[16];
+    int64_t duration = 0;
+    int ret;
+
+    av_bprint_init(&name, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprint_init(&url, 0, AV_BPRINT_SIZE_UNLIMITED);
+    snprintf(ext, sizeof(ext), ".%s", c->kind->ext);
+    if (c->kind->final_opts) {
+        /* remux first: the duration of a crashed file is known only after reading it */
+        if (!(tmp = av_asprintf("%s.final", work_url))) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        if ((ret = remux(s, work_url, tmp, &duration)) < 0)
+            goto end;
+    } else if (known_end == AV_NOPTS_VALUE) {
+        AVFormatContext *ic = NULL;
+        if ((ret = avformat_open_input(&ic, work_url, av_find_input_format(c->kind->format), NULL)) >= 0 &&
+            (ret = avformat_find_stream_info(ic, NULL)) >= 0)
+            duration = FFMAX(ic->duration, 0);
+        avformat_close_input(&ic);
+        if (ret < 0) {
+            av_log(s, AV_LOG_ERROR, "Cannot read working file '%s': %s\n", work_url, av_err2str(ret));
+            goto end;
+        }
+    }
+    if (known_end == AV_NOPTS_VALUE)
+        known_end = start + duration;
+    if ((ret = ff_liverec_expand_name(&name, c->vod_file_name, sid, start, known_end,
+                                      c->time_zone, s)) < 0 ||
+        (ret = ff_liverec_unique_url(&url, c->dir, name.str, ext)) < 0)
+        goto end;
+    if ((ret = ff_rename(tmp ? tmp : work_url, url.str, s)) < 0)
+        goto end;
+    if (tmp)
+        ffurl_delete(work_url);
+    av_log(s, AV_LOG_INFO, "Finalized '%s' (%.3f s)\n", url.str, (known_end - start) / 1000000.0);
+end:
+    if (ret < 0 && tmp)
+        ffurl_delete(tmp);
+    av_free(tmp);
+    av_bprint_finalize(&name, NULL);
+    av_bprint_finalize(&url, NULL);
+    return ret;
+}
+
+/* Working files left by a crash: START_SID.EXT.recording, not locked by a live writer. */
+static int recover(AVFormatContext *s)
+{
+    LiveRecSegContext *c = s->priv_data;
+    AVIODirContext *dir = NULL;
+    AVIODirEntry *entry = NULL;
+    char suffix[32];
+    int ret;
+
+    snprintf(suffix, sizeof(suffix), ".%s" WORK_SUFFIX, c->kind->ext);
+    if ((ret = avio_open_dir(&dir, c->dir, NULL)) < 0) {
+        av_log(s, AV_LOG_ERROR, "Cannot list the output folder '%s': %s\n", c->dir, av_err2str(ret));
+        return ret;
+    }
+    while ((ret = avio_read_dir(dir, &entry)) >= 0 && entry) {
+        size_t len = strlen(entry->name), slen = strlen(suffix);
+        char *end, *url = NULL, *sid = NULL;
+        int64_t start;
+        int fd;
+
+        if (entry->type != AVIO_ENTRY_FILE || len <= slen || strcmp(entry->name + len - slen, suffix))
+            goto next;
+        start = strtoll(entry->name, &end, 10);
+        if (end == entry->name || *end != '_' || start < 0 || end + 1 >= entry->name + len - slen)
+            goto next;
+        if (!(url = av_asprintf("%s%s", c->dir, entry->name)) ||
+            !(sid = av_strndup(end + 1, entry->name + len - slen - end - 1))) {
+            ret = AVERROR(ENOMEM);
+        } else if ((fd = ff_liverec_lock(url, s)) >= 0) {
+            av_log(s, AV_LOG_WARNING, "Finalizing '%s' left by an earlier recorder\n", url);
+            ret = finalize(s, url, sid, start * 1000, AV_NOPTS_VALUE);
+            ff_liverec_unlock(&fd);
+            if (ret < 0)
+                av_log(s, AV_LOG_ERROR, "'%s' stays as it is for the next start\n", url);
+            ret = 0;
+        } else if (fd != AVERROR(EBUSY)) {
+            ret = fd;
+        }
+        av_free(url);
+        av_free(sid);
+next:
+        avio_free_directory_entry(&entry);
+        if (ret < 0)
+            break;
+    }
+    avio_close_dir(&dir);
+    return ret < 0 ? ret : 0;
+}
+
+static int file_open(AVFormatContext *s, int64_t ts)
+{
+    LiveRecSegContext *c = s->priv_data;
+    AVDictionary *opts = NULL;
+    AVFormatContext *oc;
+    const char *path;
+    int ret;
+
+    c->file_start = c->file_end = ts;
+    c->next_cut   = ts + c->record_interval;
+    c->file_wall  = c->wall_base + (ts - c->ts_base);
+    av_freep(&c->work_url);
+    c->work_url = av_asprintf("%s%"PRId64"_%s.%s" WORK_SUFFIX, c->dir, c->file_wall / 1000,
+                              c->sid, c->kind->ext);
+    if (!c->work_url)
+        return AVERROR(ENOMEM);
+    if (c->local && ff_liverec_local_path(c->work_url, &path)) {
+        c->lock_fd = ff_liverec_lock(path, s);
+        if (c->lock_fd < 0) {
+            av_log(s, AV_LOG_ERROR, "Cannot lock working file '%s'%s\n", c->work_url,
+                   c->lock_fd == AVERROR(EBUSY) ? ": another recorder writes it" : "");
+            return c->lock_fd == AVERROR(EBUSY) ? AVERROR(EEXIST) : c->lock_fd;
+        }
+    }
+
+    if ((ret = avformat_alloc_output_context2(&c->oc, NULL, c->kind->format, c->work_url)) < 0)
+        return ret;
+    oc = c->oc;
+    oc->interrupt_callback = s->interrupt_callback;
+    oc->max_delay          = s->max_delay;
+    oc->opaque             = s->opaque;
+    oc->io_open            = s->io_open;
+    oc->io_close2          = s->io_close2;
+    oc->flags              = s->flags;
+    av_dict_copy(&oc->metadata, s->metadata, 0);
+    for (int i = 0; i < s->nb_streams; i++) {
+        AVStream *st;
+        if (c->map[i] < 0)
+            continue;
+        if (!(st = ff_stream_clone(oc, s->streams[i])))
+            return AVERROR(ENOMEM);
+        st->codecpar->codec_tag = 0;
+    }
+    if ((ret = s->io_open(s, &oc->pb, c->work_url, AVIO_FLAG_WRITE, NULL)) < 0) {
+        av_log(s, AV_LOG_ERROR, "Cannot open '%s': %s\n", c->work_url, av_err2str(ret));
+        return ret;
+    }
+    if ((ret = set_options(s, &opts, c->kind->work_opts)) >= 0)
+        ret = avformat_write_header(oc, &opts);
+    av_dict_free(&opts);
+    c->nb_files++;
+    return ret;
+}
+
+static int file_close(AVFormatContext *s)
+{
+    LiveRecSegContext *c = s->priv_data;
+    int ret, ret2;
+
+    if (!c->oc)
+        return 0;
+    ret  = av_write_trailer(c->oc);
+    ret2 = ff_format_io_close(s, &c->oc->pb);
+    avformat_free_context(c->oc);
+    c->oc = NULL;
+    if (ret >= 0)
+        ret = ret2;
+    if (ret >= 0)
+        ret = finalize(s, c->work_url, c->sid, c->file_wall,
+                       c->file_wall + (c->file_end - c->file_start));
+    else
+        av_log(s, AV_LOG_ERROR, "Writing '%s' failed; it stays for the next start to finalize\n",
+               c->work_url);
+    ff_liverec_unlock(&c->lock_fd);
+    return ret;
+}
+
+static int lrs_init(AVFormatContext *s)
+{
+    LiveRecSegContext *c = s->priv_data;
+    AVBPrint bp;
+    const char *path;
+    size_t len;
+    int ret;
+
+    c->lock_fd = -1;
+    c->ref     = -1;
+    c->kind    = !strcmp(s->oformat->name, "liverec_aac") ? &kind_aac :
+                 !strcmp(s->oformat->name, "liverec_flv") ? &kind_flv : &kind_mp4;
+    len = strlen(s->url);
+    if (!len) {
+        av_log(s, AV_LOG_ERROR, "The output must name a folder\n");
+        return AVERROR(EINVAL);
+    }
+    if (!(c->dir = av_asprintf("%s%s", s->url, s->url[len - 1] == '/' ? "" : "/")))
+        return AVERROR(ENOMEM);
+    if (avio_check(c->dir, 0) < 0) {
+        av_log(s, AV_LOG_ERROR, "The output folder '%s' does not exist\n", c->dir);
+        return AVERROR(ENOENT);
+    }
+    if ((ret = ff_liverec_check_name_template(c->vod_file_name, c->time_zone, s)) < 0)
+        return ret;
+
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    if (c->stream_id) {
+        ff_liverec_sanitize_name(&bp, c->stream_id);
+    } else {
+        /* default: the folder's own name */
+        char *d = av_strndup(c->dir, strlen(c->dir) - 1);
+        ff_liverec_sanitize_name(&bp, d ? av_basename(d) : "stream");
+        av_free(d);
+    }
+    if ((ret = av_bprint_finalize(&bp, &c->sid)) < 0)
+        return ret;
+
+    if (!(c->map = av_malloc_array(s->nb_streams, sizeof(*c->map))))
+        return AVERROR(ENOMEM);
+    for (int i = 0; i < s->nb_streams; i++) {
+        enum AVMediaType type = s->streams[i]->codecpar->codec_type;
+        c->map[i] = -1;
+        if (c->kind->audio_only && type != AVMEDIA_TYPE_AUDIO)
+            continue;
+        if (c->kind->audio_only && c->nb_mapped) {
+            av_log(s, AV_LOG_WARNING, "Only the first audio stream is recorded into .aac\n");
+            continue;
+        }
+        c->map[i] = c->nb_mapped++;
+        if (type == AVMEDIA_TYPE_VIDEO && (c->ref < 0 ||
+            s->streams[c->ref]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO))
+            c->ref = i;
+        else if (type == AVMEDIA_TYPE_AUDIO && c->ref < 0)
+            c->ref = i;
+    }
+    if (c->kind->audio_only && !c->nb_mapped) {
+        av_log(s, AV_LOG_ERROR, "liverec_aac records the audio stream, and the input has none\n");
+        return AVERROR(EINVAL);
+    }
+    if (c->ref < 0) {
+        av_log(s, AV_LOG_ERROR, "The input has no audio or video stream to record\n");
+        return AVERROR(EINVAL);
+    }
+
+    if (c->wallclock) {
+        if (av_parse_time(&c->now, c->wallclock, 0) < 0 || c->now < 0) {
+            av_log(s, AV_LOG_ERROR, "Invalid wallclock '%s': use a date like "
+                   "2026-01-31T12:00:00Z\n", c->wallclock);
+            return AVERROR(EINVAL);
+        }
+    } else {
+        c->now = av_gettime();
+    }
+    c->local = ff_liverec_local_path(c->dir, &path);
+    return c->local ? recover(s) : 0;
+}
+
+static int lrs_write_packet(AVFormatContext *s, AVPacket *pkt)
+{
+    LiveRecSegContext *c = s->priv_data;
+    AVStream *st = s->streams[pkt->stream_index];
+    int64_t ts, dur, offset;
+    int ret;
+
+    if (c->map[pkt->stream_index] < 0)
+        return 0;
+    if (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE) {
+        av_log(s, AV_LOG_ERROR, "Packet without timestamps on stream %d\n", pkt->stream_index);
+        return AVERROR(EINVAL);
+    }
+    ts  = av_rescale_q(pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts, st->time_base, AV_TIME_BASE_Q);
+    dur = av_rescale_q(pkt->duration, st->time_base, AV_TIME_BASE_Q);
+    if (!c->have_base) {
+        c->wall_base = c->now;
+        c->ts_base   = ts;
+        c->have_base = 1;
+    }
+    if (c->oc && pkt->stream_index == c->ref && (pkt->flags & AV_PKT_FLAG_KEY) && ts >= c->next_cut) {
+        if ((ret = file_close(s)) < 0)
+            return ret;
+    }
+    if (!c->oc && (ret = file_open(s, ts)) < 0)
+        return ret;
+    c->file_end = FFMAX(c->file_end, ts + FFMAX(dur, 0));
+
+    /* every file starts at 0: the same offset for all streams keeps them in sync */
+    offset = av_rescale_q(c->file_start, AV_TIME_BASE_Q, st->time_base);
+    if (pkt->pts != AV_NOPTS_VALUE)
+        pkt->pts -= offset;
+    if (pkt->dts != AV_NOPTS_VALUE)
+        pkt->dts -= offset;
+    ret = ff_write_chained(c->oc, c->map[pkt->stream_index], pkt, s, 0);
+    if (pkt->pts != AV_NOPTS_VALUE)
+        pkt->pts += offset;
+    if (pkt->dts != AV_NOPTS_VALUE)
+        pkt->dts += offset;
+    return ret;
+}
+
+static int lrs_write_trailer(AVFormatContext *s)
+{
+    return file_close(s);
+}
+
+static void lrs_deinit(AVFormatContext *s)
+{
+    LiveRecSegContext *c = s->priv_data;
+
+    if (c->oc) {
+        /* an error mid-file: the working file stays for the next start to finalize */
+        ff_format_io_close(s, &c->oc->pb);
+        avformat_free_context(c->oc);
+        c->oc = NULL;
+    }
+    ff_liverec_unlock(&c->lock_fd);
+    av_freep(&c->map);
+    av_freep(&c->dir);
+    av_freep(&c->sid);
+    av_freep(&c->work_url);
+}
+
+#define OFFSET(x) offsetof(LiveRecSegContext, x)
+#define E AV_OPT_FLAG_ENCODING_PARAM
+static const AVOption options[] = {
+    { "record_interval", "length of a file; the next starts at the first keyframe after it",
+      OFFSET(record_interval), AV_OPT_TYPE_DURATION, { .i64 = 1800000000LL }, 1000000, 7200000000LL, E },
+    { "vod_file_name", "name template of the files",
+      OFFSET(vod_file_name), AV_OPT_TYPE_STRING, { .str = LIVEREC_DEFAULT_VOD_FILE_NAME }, 0, 0, E },
+    { "stream_id", "value of {StreamID} (default: the output folder's name)",
+      OFFSET(stream_id), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },
+    { "time_zone", "time zone of the names: UTC, local, or an offset like +08:00",
+      OFFSET(time_zone), AV_OPT_TYPE_STRING, { .str = "UTC" }, 0, 0, E },
+    { "wallclock", "wall-clock time of the first packet instead of the system clock (tests, re-recording)",
+      OFFSET(wallclock), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },
+    { NULL },
+};
+
+#define LIVEREC_SEG_MUXER(name_, long_name_, acodec, vcodec)                  \
+static const AVClass name_ ## _class = {                                      \
+    .class_name = #name_ " muxer",                                            \
+    .item_name  = av_default_item_name,                                       \
+    .option     = options,                                                    \
+    .version    = LIBAVUTIL_VERSION_INT,                                      \
+};                                                                            \
+const FFOutputFormat ff_ ## name_ ## _muxer = {                               \
+    .p.name         = #name_,                                                 \
+    .p.long_name    = NULL_IF_CONFIG_SMALL(long_name_),                       \
+    .p.audio_codec  = acodec,                                                 \
+    .p.video_codec  = vcodec,                                                 \
+    .p.flags        = AVFMT_NOFILE | AVFMT_GLOBALHEADER | AVFMT_VARIABLE_FPS, \
+    .p.priv_class   = &name_ ## _class,                                       \
+    .priv_data_size = sizeof(LiveRecSegContext),                              \
+    .init           = lrs_init,                                               \
+    .write_packet   = lrs_write_packet,                                       \
+    .write_trailer  = lrs_write_trailer,                                      \
+    .deinit         = lrs_deinit,                                             \
+};
+
+#if CONFIG_LIVEREC_MP4_MUXER
+LIVEREC_SEG_MUXER(liverec_mp4, "liverec MP4 recording, one file per interval", AV_CODEC_ID_AAC, AV_CODEC_ID_H264)
+#endif
+#if CONFIG_LIVEREC_FLV_MUXER
+LIVEREC_SEG_MUXER(liverec_flv, "liverec FLV recording, one file per interval", AV_CODEC_ID_AAC, AV_CODEC_ID_H264)
+#endif
+#if CONFIG_LIVEREC_AAC_MUXER
+LIVEREC_SEG_MUXER(liverec_aac, "liverec AAC recording, one file per interval", AV_CODEC_ID_AAC, AV_CODEC_ID_NONE)
+#endif
