@@ -29,3 +29,15 @@ FATE_LIVEREC += $(FATE_LIVEREC-yes)
 FATE_FFMPEG += $(FATE_LIVEREC)
 FATE_FFMPEG_FFPROBE += $(FATE_LIVEREC_HLS)
 fate-liverec: $(FATE_LIVEREC) $(FATE_LIVEREC_HLS)
+
+# liverec_mp4, liverec_flv, liverec_aac: functions of tests/fate/liverec-seg.sh (lrseg_NAME)
+LIVEREC_SEG_DEPS := $(LIVEREC_INPUT_DEPS) LIVEREC_MP4_MUXER MOV_DEMUXER
+FATE_LIVEREC_SEG-$(call ALLYES, $(LIVEREC_SEG_DEPS)) += $(addprefix fate-liverec-seg-, mp4-cuts names recover errors)
+FATE_LIVEREC_SEG-$(call ALLYES, LAVFI_INDEV TESTSRC2_FILTER SINE_FILTER FLV_ENCODER ADPCM_SWF_ENCODER \
+                                LIVEREC_FLV_MUXER FLV_DEMUXER) += fate-liverec-seg-flv-cuts
+FATE_LIVEREC_SEG-$(call ALLYES, LAVFI_INDEV TESTSRC2_FILTER SINE_FILTER ARESAMPLE_FILTER MPEG4_ENCODER AAC_ENCODER \
+                                LIVEREC_AAC_MUXER AAC_DEMUXER) += fate-liverec-seg-aac-audio-only
+FATE_LIVEREC_SEG := $(FATE_LIVEREC_SEG-yes)
+$(FATE_LIVEREC_SEG): CMD = . $(SRC_PATH)/tests/fate/liverec-seg.sh; lrseg_$(subst -,_,$(@:fate-liverec-seg-%=%))
+FATE_FFMPEG_FFPROBE += $(FATE_LIVEREC_SEG)
+fate-liverec: $(FATE_LIVEREC_SEG)
