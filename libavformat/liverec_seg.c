@@ -61,18 +61,22 @@ typedef struct LiveRecSegKind {
     const char *work_opts;  ///< nested muxer options while recording
     const char *final_opts; ///< nested muxer options of the finalizing remux, NULL: rename only
     int audio_only;
+    int final_in_place;     ///< a cleanly closed working file is final already: rename only
+    int need_probe;         ///< the demuxer learns the streams from the packets (FLV, ADTS)
 } LiveRecSegKind;
 
 static const LiveRecSegKind kind_mp4 = {
     /* a fragment at every video keyframe, and at least every second (audio only) */
     "mp4", "mp4", "movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1000000",
-    "movflags=+faststart", 0,
+    "movflags=+faststart", 0, 0, 0,
 };
+/* FLV keeps its duration, size and keyframe index up to date itself when its file is closed
+ * (it rewrites onMetaData in place); the remux is only for a file a crash left behind */
 static const LiveRecSegKind kind_flv = {
-    "flv", "flv", NULL, "flvflags=+add_keyframe_index", 0,
+    "flv", "flv", "flvflags=+add_keyframe_index", "flvflags=+add_keyframe_index", 0, 1, 1,
 };
 static const LiveRecSegKind kind_aac = {
-    "aac", "adts", NULL, NULL, 1,
+    "aac", "adts", NULL, NULL, 1, 1, 1,
 };
 
 typedef struct LiveRecSegContext {
@@ -134,8 +138,9 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
         goto end;
     }
     ic->interrupt_callback = s->interrupt_callback;
+    /* the moov of a fragmented MP4 describes the streams fully: no probing (decoding) needed */
     if ((ret = avformat_open_input(&ic, in_url, av_find_input_format(c->kind->format), NULL)) < 0 ||
-        (ret = avformat_find_stream_info(ic, NULL)) < 0) {
+        (c->kind->need_probe && (ret = avformat_find_stream_info(ic, NULL)) < 0)) {
         av_log(s, AV_LOG_ERROR, "Cannot read working file '%s': %s\n", in_url, av_err2str(ret));
         goto end;
     }
@@ -211,7 +216,7 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
     av_bprint_init(&name, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprint_init(&url, 0, AV_BPRINT_SIZE_UNLIMITED);
     snprintf(ext, sizeof(ext), ".%s", c->kind->ext);
-    if (c->kind->final_opts) {
+    if (c->kind->final_opts && !(c->kind->final_in_place && known_end != AV_NOPTS_VALUE)) {
         /* remux first: the duration of a crashed file is known only after reading it */
         if (!(tmp = av_asprintf("%s.final", work_url))) {
             ret = AVERROR(ENOMEM);
