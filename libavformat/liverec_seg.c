@@ -120,6 +120,17 @@ static int set_options(AVFormatContext *s, AVDictionary **opts, const char *spec
     return ret;
 }
 
+static int streams_described(const AVFormatContext *ic)
+{
+    for (int i = 0; i < ic->nb_streams; i++) {
+        const AVCodecParameters *par = ic->streams[i]->codecpar;
+        if ((par->codec_type == AVMEDIA_TYPE_VIDEO && (!par->width || !par->height)) ||
+            (par->codec_type == AVMEDIA_TYPE_AUDIO && (!par->sample_rate || !par->ch_layout.nb_channels)))
+            return 0;
+    }
+    return ic->nb_streams > 0;
+}
+
 /* Copy the file at in_url into its final form at out_url; *duration gets its length. */
 static int remux(AVFormatContext *s, const char *in_url, const char *out_url, int64_t *duration)
 {
@@ -138,9 +149,10 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
         goto end;
     }
     ic->interrupt_callback = s->interrupt_callback;
-    /* the moov of a fragmented MP4 describes the streams fully: no probing (decoding) needed */
+    /* the moov of a fragmented MP4 usually describes the streams fully: no probing (decoding) */
     if ((ret = avformat_open_input(&ic, in_url, av_find_input_format(c->kind->format), NULL)) < 0 ||
-        (c->kind->need_probe && (ret = avformat_find_stream_info(ic, NULL)) < 0)) {
+        ((c->kind->need_probe || !streams_described(ic)) &&
+         (ret = avformat_find_stream_info(ic, NULL)) < 0)) {
         av_log(s, AV_LOG_ERROR, "Cannot read working file '%s': %s\n", in_url, av_err2str(ret));
         goto end;
     }
