@@ -423,9 +423,10 @@ static int lrs_init(AVFormatContext *s)
     if (c->stream_id) {
         ff_liverec_sanitize_name(&bp, c->stream_id);
     } else {
-        /* default: the folder's own name */
+        /* default: the folder's own name ("stream" for ".", "/" and the like) */
         char *d = av_strndup(c->dir, strlen(c->dir) - 1);
-        ff_liverec_sanitize_name(&bp, d ? av_basename(d) : "stream");
+        const char *b = d ? av_basename(d) : "";
+        ff_liverec_sanitize_name(&bp, strspn(b, "./") == strlen(b) ? "stream" : b);
         av_free(d);
     }
     if ((ret = av_bprint_finalize(&bp, &c->sid)) < 0)

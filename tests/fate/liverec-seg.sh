@@ -97,7 +97,8 @@ lrseg_recover() {
            -movflags +frag_keyframe+empty_moov+default_base_moof -f mp4 $d/full.mp4 || return
     size=$(wc -c < $d/full.mp4)
     head -c $((size - 5000)) $d/full.mp4 > $d/out/1767225000000_old.mp4.recording
-    lrs_record $d 2 liverec_mp4 -stream_id new || return
+    # no stream_id: the folder's name, "out"
+    lrs_record $d 2 liverec_mp4 || return
     lrs_show $d
 }
 
