@@ -11,8 +11,10 @@
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD = build
-# ccache hits across clones of the repository (CI builds a fresh clone on the same machine)
+# ccache hits across clones of the repository (CI builds a fresh clone on the same machine):
+# paths relative to the clone, and the build folder left out of the hash (FFmpeg builds with -g)
 export CCACHE_BASEDIR = $(CURDIR)
+export CCACHE_NOHASHDIR = 1
 
 all: build
 
