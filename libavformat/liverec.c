@@ -35,6 +35,8 @@
 #include "libavutil/file_open.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
+#include "libavutil/parseutils.h"
+#include "libavutil/time.h"
 #include "libavutil/time_internal.h"
 
 #include "avio.h"
@@ -356,4 +358,45 @@ void ff_liverec_unlock(int *fd)
         close(*fd);
 #endif
     *fd = -1;
+}
+
+int ff_liverec_clock(void *log_ctx, const char *wallclock, int64_t *now)
+{
+    if (!wallclock) {
+        *now = av_gettime();
+        return 0;
+    }
+    if (av_parse_time(now, wallclock, 0) < 0 || *now < 0) {
+        av_log(log_ctx, AV_LOG_ERROR, "Invalid wallclock '%s': use a date like "
+               "2026-01-31T12:00:00Z\n", wallclock);
+        return AVERROR(EINVAL);
+    }
+    return 0;
+}
+
+int ff_liverec_nested_alloc(AVFormatContext *s, AVFormatContext **poc, const char *format,
+                            const char *url)
+{
+    AVFormatContext *oc;
+    int ret = avformat_alloc_output_context2(poc, NULL, format, url);
+
+    if (ret < 0)
+        return ret;
+    oc = *poc;
+    oc->interrupt_callback = s->interrupt_callback;
+    oc->max_delay          = s->max_delay;
+    oc->opaque             = s->opaque;
+    oc->io_open            = s->io_open;
+    oc->io_close2          = s->io_close2;
+    oc->flags              = s->flags;
+    return 0;
+}
+
+void ff_liverec_nested_free(AVFormatContext *s, AVFormatContext **oc)
+{
+    if (!*oc)
+        return;
+    ff_format_io_close(s, &(*oc)->pb);
+    avformat_free_context(*oc);
+    *oc = NULL;
 }

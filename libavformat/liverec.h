@@ -102,4 +102,35 @@ int ff_liverec_local_path(const char *url, const char **path);
 int ff_liverec_lock(const char *path, void *log_ctx);
 void ff_liverec_unlock(int *fd);
 
+/**
+ * The wall clock a recording starts from: the wallclock option (a date, for tests and
+ * re-recording) when set, else the system clock. Microseconds since the Unix epoch.
+ */
+int ff_liverec_clock(void *log_ctx, const char *wallclock, int64_t *now);
+
+/**
+ * Allocate a nested muxer context of the given format for s, sharing its I/O callbacks,
+ * interrupt callback, flags and max_delay (as segment.c does).
+ */
+int ff_liverec_nested_alloc(AVFormatContext *s, AVFormatContext **oc, const char *format,
+                            const char *url);
+
+/** Close the nested context's file (if open) and free it. */
+void ff_liverec_nested_free(AVFormatContext *s, AVFormatContext **oc);
+
+/** The naming options every liverec muxer shares; ctx is its private context type. */
+#define LIVEREC_NAMING_OPTIONS(ctx, stream_id_default, wallclock_of)                          \
+    { "vod_file_name", "name template of the finished files",                                \
+      offsetof(ctx, vod_file_name), AV_OPT_TYPE_STRING,                                       \
+      { .str = LIVEREC_DEFAULT_VOD_FILE_NAME }, 0, 0, AV_OPT_FLAG_ENCODING_PARAM },           \
+    { "stream_id", "value of {StreamID} (default: " stream_id_default ")",                   \
+      offsetof(ctx, stream_id), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0,                    \
+      AV_OPT_FLAG_ENCODING_PARAM },                                                           \
+    { "time_zone", "time zone of the names: UTC, local, or an offset like +08:00",           \
+      offsetof(ctx, time_zone), AV_OPT_TYPE_STRING, { .str = "UTC" }, 0, 0,                   \
+      AV_OPT_FLAG_ENCODING_PARAM },                                                           \
+    { "wallclock", "wall-clock time of " wallclock_of " instead of the system clock "        \
+      "(tests, re-recording)", offsetof(ctx, wallclock), AV_OPT_TYPE_STRING, { .str = NULL }, \
+      0, 0, AV_OPT_FLAG_ENCODING_PARAM }
+
 #endif /* AVFORMAT_LIVEREC_H */

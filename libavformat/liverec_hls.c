@@ -676,15 +676,8 @@ static int lrh_init(AVFormatContext *s)
     for (int i = 0; i < s->nb_streams; i++)
         c->last_dts[i] = AV_NOPTS_VALUE;
 
-    if (c->wallclock) {
-        if (av_parse_time(&c->now, c->wallclock, 0) < 0 || c->now < 0) {
-            av_log(s, AV_LOG_ERROR, "Invalid wallclock '%s': use a date like "
-                   "2026-01-31T12:00:00Z\n", c->wallclock);
-            return AVERROR(EINVAL);
-        }
-    } else {
-        c->now = av_gettime();
-    }
+    if ((ret = ff_liverec_clock(s, c->wallclock, &c->now)) < 0)
+        return ret;
 
     if (ff_liverec_local_path(s->url, &local)) {
         if (!(c->lock_path = av_asprintf("%s.lock", local)))
@@ -716,17 +709,11 @@ static int block_open(AVFormatContext *s)
     AVFormatContext *oc;
     int ret;
 
-    ret = avformat_alloc_output_context2(&c->oc, NULL,
-                                         c->segment_type == SEGMENT_TYPE_FMP4 ? "mp4" : "mpegts", NULL);
+    ret = ff_liverec_nested_alloc(s, &c->oc, c->segment_type == SEGMENT_TYPE_FMP4 ? "mp4" : "mpegts",
+                                  NULL);
     if (ret < 0)
         return ret;
     oc = c->oc;
-    oc->interrupt_callback = s->interrupt_callback;
-    oc->max_delay          = s->max_delay;
-    oc->opaque             = s->opaque;
-    oc->io_open            = s->io_open;
-    oc->io_close2          = s->io_close2;
-    oc->flags              = s->flags;
     for (int i = 0; i < s->nb_streams; i++) {
         AVStream *st = ff_stream_clone(oc, s->streams[i]);
         if (!st)
@@ -745,10 +732,7 @@ static int block_close(AVFormatContext *s)
 
     if (c->oc && c->block_open)
         ret = av_write_trailer(c->oc);
-    if (c->oc)
-        ff_format_io_close(s, &c->oc->pb);
-    avformat_free_context(c->oc);
-    c->oc = NULL;
+    ff_liverec_nested_free(s, &c->oc);
     c->block_open = 0;
     av_freep(&c->block_map);
     return ret;
@@ -1014,11 +998,7 @@ static void lrh_deinit(AVFormatContext *s)
 {
     LiveRecHLSContext *c = s->priv_data;
 
-    if (c->oc) {
-        ff_format_io_close(s, &c->oc->pb);
-        avformat_free_context(c->oc);
-        c->oc = NULL;
-    }
+    ff_liverec_nested_free(s, &c->oc);
     reset_recording(c);
     av_freep(&c->block_map);
     av_freep(&c->seg_uri);
@@ -1046,16 +1026,9 @@ static const AVOption options[] = {
       OFFSET(splice_timeout), AV_OPT_TYPE_DURATION, { .i64 = 0 }, 0, 1800000000LL, E },
     { "max_ts_jump", "a timestamp jump larger than this starts a new segment behind a discontinuity",
       OFFSET(max_ts_jump), AV_OPT_TYPE_DURATION, { .i64 = 10000000 }, 100000, 3600000000LL, E },
-    { "vod_file_name", "name template of the finalized playlist",
-      OFFSET(vod_file_name), AV_OPT_TYPE_STRING, { .str = LIVEREC_DEFAULT_VOD_FILE_NAME }, 0, 0, E },
-    { "stream_id", "value of {StreamID} (default: the working playlist's name)",
-      OFFSET(stream_id), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },
-    { "time_zone", "time zone of the names: UTC, local, or an offset like +08:00",
-      OFFSET(time_zone), AV_OPT_TYPE_STRING, { .str = "UTC" }, 0, 0, E },
     { "final", "finalize the recording on close instead of leaving it open for splicing",
       OFFSET(final), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, E },
-    { "wallclock", "wall-clock time of the open instead of the system clock (tests, re-recording)",
-      OFFSET(wallclock), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },
+    LIVEREC_NAMING_OPTIONS(LiveRecHLSContext, "the working playlist's name", "the open"),
     { NULL },
 };
 

@@ -43,8 +43,6 @@
 #include "libavutil/mathematics.h"
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
-#include "libavutil/parseutils.h"
-#include "libavutil/time.h"
 
 #include "avformat.h"
 #include "avio_internal.h"
@@ -156,12 +154,8 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
         av_log(s, AV_LOG_ERROR, "Cannot read working file '%s': %s\n", in_url, av_err2str(ret));
         goto end;
     }
-    if ((ret = avformat_alloc_output_context2(&oc, NULL, c->kind->format, out_url)) < 0)
+    if ((ret = ff_liverec_nested_alloc(s, &oc, c->kind->format, out_url)) < 0)
         goto end;
-    oc->interrupt_callback = s->interrupt_callback;
-    oc->io_open            = s->io_open;
-    oc->io_close2          = s->io_close2;
-    oc->flags              = s->flags;
     for (int i = 0; i < ic->nb_streams; i++) {
         AVStream *st = avformat_new_stream(oc, NULL);
         if (!st) {
@@ -207,10 +201,7 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
 end:
     av_dict_free(&opts);
     av_packet_free(&pkt);
-    if (oc) {
-        ff_format_io_close(s, &oc->pb);
-        avformat_free_context(oc);
-    }
+    ff_liverec_nested_free(s, &oc);
     avformat_close_input(&ic);
     return ret;
 }
@@ -341,15 +332,9 @@ static int file_open(AVFormatContext *s, int64_t ts)
         }
     }
 
-    if ((ret = avformat_alloc_output_context2(&c->oc, NULL, c->kind->format, c->work_url)) < 0)
+    if ((ret = ff_liverec_nested_alloc(s, &c->oc, c->kind->format, c->work_url)) < 0)
         return ret;
     oc = c->oc;
-    oc->interrupt_callback = s->interrupt_callback;
-    oc->max_delay          = s->max_delay;
-    oc->opaque             = s->opaque;
-    oc->io_open            = s->io_open;
-    oc->io_close2          = s->io_close2;
-    oc->flags              = s->flags;
     av_dict_copy(&oc->metadata, s->metadata, 0);
     for (int i = 0; i < s->nb_streams; i++) {
         AVStream *st;
@@ -379,8 +364,7 @@ static int file_close(AVFormatContext *s)
         return 0;
     ret  = av_write_trailer(c->oc);
     ret2 = ff_format_io_close(s, &c->oc->pb);
-    avformat_free_context(c->oc);
-    c->oc = NULL;
+    ff_liverec_nested_free(s, &c->oc);
     if (ret >= 0)
         ret = ret2;
     if (ret >= 0)
@@ -459,15 +443,8 @@ static int lrs_init(AVFormatContext *s)
         return AVERROR(EINVAL);
     }
 
-    if (c->wallclock) {
-        if (av_parse_time(&c->now, c->wallclock, 0) < 0 || c->now < 0) {
-            av_log(s, AV_LOG_ERROR, "Invalid wallclock '%s': use a date like "
-                   "2026-01-31T12:00:00Z\n", c->wallclock);
-            return AVERROR(EINVAL);
-        }
-    } else {
-        c->now = av_gettime();
-    }
+    if ((ret = ff_liverec_clock(s, c->wallclock, &c->now)) < 0)
+        return ret;
     c->local = ff_liverec_local_path(c->dir, &path);
     return c->local ? recover(s) : 0;
 }
@@ -523,12 +500,8 @@ static void lrs_deinit(AVFormatContext *s)
 {
     LiveRecSegContext *c = s->priv_data;
 
-    if (c->oc) {
-        /* an error mid-file: the working file stays for the next start to finalize */
-        ff_format_io_close(s, &c->oc->pb);
-        avformat_free_context(c->oc);
-        c->oc = NULL;
-    }
+    /* an error mid-file: the working file stays for the next start to finalize */
+    ff_liverec_nested_free(s, &c->oc);
     ff_liverec_unlock(&c->lock_fd);
     av_freep(&c->map);
     av_freep(&c->dir);
@@ -541,14 +514,7 @@ static void lrs_deinit(AVFormatContext *s)
 static const AVOption options[] = {
     { "record_interval", "length of a file; the next starts at the first keyframe after it",
       OFFSET(record_interval), AV_OPT_TYPE_DURATION, { .i64 = 1800000000LL }, 1000000, 7200000000LL, E },
-    { "vod_file_name", "name template of the files",
-      OFFSET(vod_file_name), AV_OPT_TYPE_STRING, { .str = LIVEREC_DEFAULT_VOD_FILE_NAME }, 0, 0, E },
-    { "stream_id", "value of {StreamID} (default: the output folder's name)",
-      OFFSET(stream_id), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },
-    { "time_zone", "time zone of the names: UTC, local, or an offset like +08:00",
-      OFFSET(time_zone), AV_OPT_TYPE_STRING, { .str = "UTC" }, 0, 0, E },
-    { "wallclock", "wall-clock time of the first packet instead of the system clock (tests, re-recording)",
-      OFFSET(wallclock), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },
+    LIVEREC_NAMING_OPTIONS(LiveRecSegContext, "the output folder's name", "the first packet"),
     { NULL },
 };
 
