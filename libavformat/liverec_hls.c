@@ -844,6 +844,8 @@ static int segment_end(AVFormatContext *s, int64_t end)
     ret = add_segment(c, c->seg_uri, c->block_map, FFMAX(end - c->seg_start, 0), pdt, discont);
     if (ret < 0)
         return ret;
+    if (first)
+        c->rec_start = pdt; /* the first date, refined past the probing delay */
     c->block_map    = NULL;
     c->base_fixed   = 1;
     c->nb_discont  += discont;
