@@ -128,8 +128,9 @@ static const struct {
     { "Minute", 4 }, { "Second", 5 }, { "Millisecond", 6 },
 };
 
-static int expand(AVBPrint *bp, const char *tmpl, const char *stream_id,
-                  int64_t start_us, int64_t end_us, const char *time_zone, void *log_ctx)
+int ff_liverec_expand_name(AVBPrint *bp, const char *tmpl, const char *stream_id,
+                           int64_t start_us, int64_t end_us, const char *time_zone,
+                           void *log_ctx)
 {
     struct tm tms[2];
     int ms[2], ret, i;
@@ -212,20 +213,13 @@ static int expand(AVBPrint *bp, const char *tmpl, const char *stream_id,
     return 0;
 }
 
-int ff_liverec_expand_name(AVBPrint *bp, const char *tmpl, const char *stream_id,
-                           int64_t start_us, int64_t end_us, const char *time_zone,
-                           void *log_ctx)
-{
-    return expand(bp, tmpl, stream_id, start_us, end_us, time_zone, log_ctx);
-}
-
 int ff_liverec_check_name_template(const char *tmpl, const char *time_zone, void *log_ctx)
 {
     AVBPrint bp;
     int ret;
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    ret = expand(&bp, tmpl, "x", 0, 0, time_zone, log_ctx);
+    ret = ff_liverec_expand_name(&bp, tmpl, "x", 0, 0, time_zone, log_ctx);
     av_bprint_finalize(&bp, NULL);
     return ret;
 }
@@ -390,6 +384,22 @@ int ff_liverec_nested_alloc(AVFormatContext *s, AVFormatContext **poc, const cha
     oc->io_close2          = s->io_close2;
     oc->flags              = s->flags;
     return 0;
+}
+
+int ff_liverec_reference_stream(const AVFormatContext *s, const int *map)
+{
+    int audio = -1;
+
+    for (int i = 0; i < s->nb_streams; i++) {
+        enum AVMediaType type = s->streams[i]->codecpar->codec_type;
+        if (map && map[i] < 0)
+            continue;
+        if (type == AVMEDIA_TYPE_VIDEO)
+            return i;
+        if (type == AVMEDIA_TYPE_AUDIO && audio < 0)
+            audio = i;
+    }
+    return audio;
 }
 
 void ff_liverec_nested_free(AVFormatContext *s, AVFormatContext **oc)

@@ -115,6 +115,13 @@ int ff_liverec_clock(void *log_ctx, const char *wallclock, int64_t *now);
 int ff_liverec_nested_alloc(AVFormatContext *s, AVFormatContext **oc, const char *format,
                             const char *url);
 
+/**
+ * The stream whose keyframes cut files and segments: the first video stream, else the first
+ * audio stream, among those with map[i] >= 0 (all when map is NULL).
+ * @return its index, or -1 when there is neither
+ */
+int ff_liverec_reference_stream(const AVFormatContext *s, const int *map);
+
 /** Close the nested context's file (if open) and free it. */
 void ff_liverec_nested_free(AVFormatContext *s, AVFormatContext **oc);
 

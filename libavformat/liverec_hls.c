@@ -658,14 +658,7 @@ static int lrh_init(AVFormatContext *s)
         return AVERROR(EINVAL);
     }
 
-    for (int i = 0; i < s->nb_streams; i++) {
-        enum AVMediaType type = s->streams[i]->codecpar->codec_type;
-        if (type == AVMEDIA_TYPE_VIDEO && (c->ref < 0 ||
-            s->streams[c->ref]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO))
-            c->ref = i;
-        else if (type == AVMEDIA_TYPE_AUDIO && c->ref < 0)
-            c->ref = i;
-    }
+    c->ref = ff_liverec_reference_stream(s, NULL);
     if (c->ref < 0) {
         av_log(s, AV_LOG_ERROR, "liverec_hls needs an audio or a video stream\n");
         return AVERROR(EINVAL);

@@ -129,6 +129,28 @@ static int streams_described(const AVFormatContext *ic)
     return ic->nb_streams > 0;
 }
 
+/* Open a working file for reading; the moov of a fragmented MP4 usually describes the streams
+ * fully, so probing (decoding) is left for FLV and ADTS and for an MP4 that needs it. */
+static int open_working(AVFormatContext *s, const char *url, AVFormatContext **pic)
+{
+    LiveRecSegContext *c = s->priv_data;
+    AVFormatContext *ic = avformat_alloc_context();
+    int ret;
+
+    if (!ic)
+        return AVERROR(ENOMEM);
+    ic->interrupt_callback = s->interrupt_callback;
+    if ((ret = avformat_open_input(&ic, url, av_find_input_format(c->kind->format), NULL)) < 0 ||
+        ((c->kind->need_probe || !streams_described(ic)) &&
+         (ret = avformat_find_stream_info(ic, NULL)) < 0)) {
+        av_log(s, AV_LOG_ERROR, "Cannot read working file '%s': %s\n", url, av_err2str(ret));
+        avformat_close_input(&ic);
+        return ret;
+    }
+    *pic = ic;
+    return 0;
+}
+
 /* Copy the file at in_url into its final form at out_url; *duration gets its length. */
 static int remux(AVFormatContext *s, const char *in_url, const char *out_url, int64_t *duration)
 {
@@ -141,19 +163,8 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
 
     if (!pkt)
         return AVERROR(ENOMEM);
-    ic = avformat_alloc_context();
-    if (!ic) {
-        ret = AVERROR(ENOMEM);
+    if ((ret = open_working(s, in_url, &ic)) < 0)
         goto end;
-    }
-    ic->interrupt_callback = s->interrupt_callback;
-    /* the moov of a fragmented MP4 usually describes the streams fully: no probing (decoding) */
-    if ((ret = avformat_open_input(&ic, in_url, av_find_input_format(c->kind->format), NULL)) < 0 ||
-        ((c->kind->need_probe || !streams_described(ic)) &&
-         (ret = avformat_find_stream_info(ic, NULL)) < 0)) {
-        av_log(s, AV_LOG_ERROR, "Cannot read working file '%s': %s\n", in_url, av_err2str(ret));
-        goto end;
-    }
     if ((ret = ff_liverec_nested_alloc(s, &oc, c->kind->format, out_url)) < 0)
         goto end;
     for (int i = 0; i < ic->nb_streams; i++) {
@@ -229,14 +240,10 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
             goto end;
     } else if (known_end == AV_NOPTS_VALUE) {
         AVFormatContext *ic = NULL;
-        if ((ret = avformat_open_input(&ic, work_url, av_find_input_format(c->kind->format), NULL)) >= 0 &&
-            (ret = avformat_find_stream_info(ic, NULL)) >= 0)
-            duration = FFMAX(ic->duration, 0);
-        avformat_close_input(&ic);
-        if (ret < 0) {
-            av_log(s, AV_LOG_ERROR, "Cannot read working file '%s': %s\n", work_url, av_err2str(ret));
+        if ((ret = open_working(s, work_url, &ic)) < 0)
             goto end;
-        }
+        duration = FFMAX(ic->duration, 0);
+        avformat_close_input(&ic);
     }
     if (known_end == AV_NOPTS_VALUE)
         known_end = start + duration;
@@ -428,12 +435,8 @@ static int lrs_init(AVFormatContext *s)
             continue;
         }
         c->map[i] = c->nb_mapped++;
-        if (type == AVMEDIA_TYPE_VIDEO && (c->ref < 0 ||
-            s->streams[c->ref]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO))
-            c->ref = i;
-        else if (type == AVMEDIA_TYPE_AUDIO && c->ref < 0)
-            c->ref = i;
     }
+    c->ref = ff_liverec_reference_stream(s, c->map);
     if (c->kind->audio_only && !c->nb_mapped) {
         av_log(s, AV_LOG_ERROR, "liverec_aac records the audio stream, and the input has none\n");
         return AVERROR(EINVAL);
