@@ -1,0 +1,1356 @@
+/*
+ * vodupload: store objects in S3-compatible object storage while they are written
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/**
+ * @file
+ * vodupload protocol: vodupload+http://HOST:PORT/BUCKET/KEY (S3 API, path-style).
+ *
+ * Writing cuts the data into parts. A full part is handed to a worker thread that uploads it
+ * (multipart upload) while the next part fills, so at most one part is in flight and one is
+ * filling. close() completes the upload; an object smaller than one part is one PUT. Every
+ * request is retried with exponential backoff on connection errors, timeouts and 5xx; a 4xx
+ * fails at once with S3's code and message. A failed upload is aborted, never reported as done.
+ * With a journal, the upload id and the finished parts survive a restart of the writer: parts
+ * that the restarted writer produces again byte for byte (same MD5) are not sent again.
+ *
+ * Reading uses ranged GETs, so small objects (playlists, state files) can be read back and
+ * seeked. url_check is a HEAD, url_delete a DELETE, url_move a server-side copy plus a DELETE.
+ *
+ * libcurl does HTTP and the AWS SigV4 signature, libxml2 parses S3's XML replies.
+ */
+
+#include "config.h"
+
+#include <curl/curl.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <fcntl.h>
+#include <stdio.h>
+#if HAVE_UNISTD_H
+#include <unistd.h>
+#endif
+
+#include "libavutil/avstring.h"
+#include "libavutil/base64.h"
+#include "libavutil/bprint.h"
+#include "libavutil/error.h"
+#include "libavutil/file_open.h"
+#include "libavutil/mem.h"
+#include "libavutil/md5.h"
+#include "libavutil/opt.h"
+#include "libavutil/thread.h"
+#include "libavutil/time.h"
+#include "avformat.h"
+#include "internal.h"
+#include "os_support.h"
+#include "url.h"
+
+#define MIN_PART_SIZE      (5LL << 20)
+#define MAX_PART_SIZE      (5LL << 30)
+#define MAX_PARTS          10000
+#define MAX_XML_REPLY      (1 << 20)
+#define READ_CHUNK         (1 << 20)
+#define MAX_RETRY_DELAY    60000000LL
+#define JOURNAL_MAX_SIZE   (2 << 20)
+#define JOURNAL_MAGIC      "vodupload-journal 1"
+
+typedef struct Part {
+    int64_t size;
+    uint8_t md5[16];          ///< of the data, computed while it was written
+    char etag[80];
+} Part;
+
+typedef struct VodUploadContext {
+    const AVClass *class;
+
+    /* options */
+    char *access_key;
+    char *secret_key;
+    char *region;
+    int64_t part_size;
+    int max_retries;
+    int64_t retry_delay;
+    int64_t timeout;
+    char *content_type;
+    char *journal;
+
+    /* the object */
+    char *endpoint;           ///< scheme://host[:port]
+    char *bucket;
+    char *key;                ///< decoded key, may be empty (the bucket itself)
+    char *name;               ///< "bucket/key" for messages
+    CURL *curl;               ///< used by the caller's thread
+    char sigv4[128];
+
+    /* writing */
+    uint8_t *fill;            ///< part being filled
+    int64_t fill_len;
+    struct AVMD5 *md5;        ///< MD5 of the part being filled
+    uint8_t *spare;           ///< buffer of the part in flight, reused for the next fill
+    int64_t written;
+    int nb_parts;             ///< parts handed to the worker (or skipped as already uploaded)
+    int parts_size;           ///< allocated entries of parts
+    Part *parts;
+    char *upload_id;
+    int failed;               ///< AVERROR of the first failure, 0 if none
+    int worker_started;
+    pthread_t worker;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int job;                  ///< part number the worker must upload, 0 if idle
+    int quit;
+    int worker_err;
+    CURL *worker_curl;
+    Part *resume;             ///< parts the journal lists and the server still has
+    int nb_resume;
+
+    /* reading */
+    int64_t size;
+    int64_t pos;
+    uint8_t *rbuf;
+    int64_t rbuf_pos;
+    int rbuf_len;
+} VodUploadContext;
+
+/* One HTTP request and what came back. */
+typedef struct S3Request {
+    const char *method;
+    const char *bucket;
+    const char *key;           ///< NULL or "" for the bucket
+    const char *query;         ///< already encoded, without '?'
+    const uint8_t *body;
+    size_t body_size;
+    size_t body_pos;
+    const char *content_type;
+    const char *content_md5;
+    const char *copy_source;   ///< already encoded
+    int64_t range_start;       ///< -1: no Range
+    int64_t range_end;
+    size_t reply_max;
+    AVBPrint reply;
+    long status;
+    char etag[80];
+    int64_t length;            ///< Content-Length of a HEAD, -1 if unknown
+    int too_big;
+} S3Request;
+
+static AVOnce curl_init_once = AV_ONCE_INIT;
+static CURLcode curl_init_ret = CURLE_FAILED_INIT;
+
+static void curl_global(void)
+{
+    curl_init_ret = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Percent-encode everything but the unreserved characters (and '/' when keep_slash), as SigV4
+ * requires for the canonical URI and query. */
+static void uri_encode(AVBPrint *bp, const char *s, int keep_slash)
+{
+    for (; *s; s++) {
+        unsigned char ch = *s;
+        if (av_isdigit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_' || ch == '.' || ch == '~' ||
+            (keep_slash && ch == '/'))
+            av_bprint_chars(bp, ch, 1);
+        else
+            av_bprintf(bp, "%%%02X", ch);
+    }
+}
+
+static const char *guess_content_type(const char *key)
+{
+    static const struct { const char *ext, *type; } types[] = {
+        { ".m3u8",    "application/vnd.apple.mpegurl" },
+        { ".ts",      "video/mp2t" },
+        { ".mp4",     "video/mp4" },
+        { ".m4s",     "video/iso.segment" },
+        { ".flv",     "video/x-flv" },
+        { ".aac",     "audio/aac" },
+        { ".m4a",     "audio/mp4" },
+        { ".json",    "application/json" },
+        { ".xml",     "application/xml" },
+        { ".txt",     "text/plain" },
+        { ".liverec", "text/plain" },
+    };
+    const char *dot = strrchr(key, '.');
+    if (dot && !strchr(dot, '/'))
+        for (int i = 0; i < FF_ARRAY_ELEMS(types); i++)
+            if (!av_strcasecmp(dot, types[i].ext))
+                return types[i].type;
+    return "application/octet-stream";
+}
+
+static size_t reply_cb(char *data, size_t size, size_t n, void *opaque)
+{
+    S3Request *r = opaque;
+    size_t len = size * n;
+    if (r->reply.len + len > r->reply_max) {
+        r->too_big = 1;
+        return 0;
+    }
+    av_bprint_append_data(&r->reply, data, len);
+    return av_bprint_is_complete(&r->reply) ? len : 0;
+}
+
+static size_t body_cb(char *buf, size_t size, size_t n, void *opaque)
+{
+    S3Request *r = opaque;
+    size_t len = FFMIN(size * n, r->body_size - r->body_pos);
+    memcpy(buf, r->body + r->body_pos, len);
+    r->body_pos += len;
+    return len;
+}
+
+static size_t header_cb(char *data, size_t size, size_t n, void *opaque)
+{
+    S3Request *r = opaque;
+    size_t len = size * n;
+    if (len > 5 && !av_strncasecmp(data, "ETag:", 5)) {
+        const char *v = data + 5;
+        size_t l = len - 5;
+        while (l && (*v == ' ' || *v == '\t'))
+            v++, l--;
+        while (l && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
+            l--;
+        if (l < sizeof(r->etag)) {
+            memcpy(r->etag, v, l);
+            r->etag[l] = 0;
+        }
+    }
+    return len;
+}
+
+/* Find the first element called name below node (depth first), by local name. */
+static xmlNodePtr xml_find(xmlNodePtr node, const char *name)
+{
+    for (; node; node = node->next) {
+        xmlNodePtr found;
+        if (node->type == XML_ELEMENT_NODE && !strcmp((const char *)node->name, name))
+            return node;
+        if ((found = xml_find(node->children, name)))
+            return found;
+    }
+    return NULL;
+}
+
+/* The text of a child element, copied into buf; "" if absent. */
+static void xml_child_text(xmlNodePtr parent, const char *name, char *buf, int size)
+{
+    xmlNodePtr n = parent ? xml_find(parent->children, name) : NULL;
+    xmlChar *text = n ? xmlNodeGetContent(n) : NULL;
+    av_strlcpy(buf, text ? (const char *)text : "", size);
+    xmlFree(text);
+}
+
+static xmlDocPtr xml_parse(const AVBPrint *bp)
+{
+    if (!bp->len || !av_bprint_is_complete(bp))
+        return NULL;
+    return xmlReadMemory(bp->str, bp->len, NULL, NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
+static int http_averror(long status)
+{
+    switch (status) {
+    case 400: return AVERROR_HTTP_BAD_REQUEST;
+    case 401: return AVERROR_HTTP_UNAUTHORIZED;
+    case 403: return AVERROR_HTTP_FORBIDDEN;
+    case 404: return AVERROR_HTTP_NOT_FOUND;
+    case 429: return AVERROR_HTTP_TOO_MANY_REQUESTS;
+    }
+    if (status >= 400 && status < 500)
+        return AVERROR_HTTP_OTHER_4XX;
+    return status >= 500 ? AVERROR_HTTP_SERVER_ERROR : AVERROR(EIO);
+}
+
+/* S3 can answer 200 with an <Error> body (CompleteMultipartUpload, CopyObject). */
+static int reply_is_error(const S3Request *r, char *code, int code_size, char *msg, int msg_size)
+{
+    xmlDocPtr doc = xml_parse(&r->reply);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    int is_error = root && !strcmp((const char *)root->name, "Error");
+    if (is_error) {
+        xml_child_text(root, "Code", code, code_size);
+        xml_child_text(root, "Message", msg, msg_size);
+    }
+    xmlFreeDoc(doc);
+    return is_error;
+}
+
+static void request_init(S3Request *r, const char *method, const char *bucket, const char *key)
+{
+    memset(r, 0, sizeof(*r));
+    r->method      = method;
+    r->bucket      = bucket;
+    r->key         = key;
+    r->range_start = -1;
+    r->length      = -1;
+    r->reply_max   = MAX_XML_REPLY;
+    av_bprint_init(&r->reply, 0, AV_BPRINT_SIZE_UNLIMITED);
+}
+
+static void request_reset(S3Request *r)
+{
+    av_bprint_finalize(&r->reply, NULL);
+    av_bprint_init(&r->reply, 0, AV_BPRINT_SIZE_UNLIMITED);
+    r->body_pos = 0;
+    r->status   = 0;
+    r->etag[0]  = 0;
+    r->length   = -1;
+    r->too_big  = 0;
+}
+
+/* One attempt. Returns the CURLcode; r->status holds the HTTP status. */
+static CURLcode perform(VodUploadContext *c, CURL *curl, S3Request *r)
+{
+    struct curl_slist *hdr = NULL, *tmp;
+    AVBPrint url, line;
+    CURLcode res = CURLE_OUT_OF_MEMORY;
+    const char *access = c->access_key ? c->access_key : getenv("AWS_ACCESS_KEY_ID");
+    const char *secret = c->secret_key ? c->secret_key : getenv("AWS_SECRET_ACCESS_KEY");
+    int64_t timeout_ms = FFMAX(c->timeout / 1000, 1);
+
+    av_bprint_init(&url, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprint_init(&line, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprintf(&url, "%s/", c->endpoint);
+    uri_encode(&url, r->bucket, 0);
+    if (r->key && *r->key) {
+        av_bprint_chars(&url, '/', 1);
+        uri_encode(&url, r->key, 1);
+    }
+    if (r->query)
+        av_bprintf(&url, "?%s", r->query);
+
+#define ADD_HEADER(...) do {                                                   \
+        av_bprint_clear(&line);                                                \
+        av_bprintf(&line, __VA_ARGS__);                                        \
+        if (!av_bprint_is_complete(&line) ||                                   \
+            !(tmp = curl_slist_append(hdr, line.str)))                         \
+            goto end;                                                          \
+        hdr = tmp;                                                             \
+    } while (0)
+
+    /* libcurl 7.88 leaves the payload hash to us; the body is checked with Content-MD5 */
+    ADD_HEADER("x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    if (r->content_type)
+        ADD_HEADER("Content-Type: %s", r->content_type);
+    if (r->content_md5)
+        ADD_HEADER("Content-MD5: %s", r->content_md5);
+    if (r->copy_source) {
+        ADD_HEADER("x-amz-copy-source: %s", r->copy_source);
+        ADD_HEADER("x-amz-metadata-directive: REPLACE");
+    }
+    if (r->range_start >= 0)
+        ADD_HEADER("Range: bytes=%"PRId64"-%"PRId64, r->range_start, r->range_end);
+    if (!av_bprint_is_complete(&url))
+        goto end;
+
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url.str);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, c->sigv4);
+    curl_easy_setopt(curl, CURLOPT_USERNAME, access ? access : "");
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, secret ? secret : "");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long)FFMAX(timeout_ms / 1000, 1));
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, reply_cb);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
+    if (!strcmp(r->method, "HEAD")) {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (r->body || !strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) {
+        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, body_cb);
+        curl_easy_setopt(curl, CURLOPT_READDATA, r);
+        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_size);
+        if (strcmp(r->method, "PUT"))
+            curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
+    } else if (strcmp(r->method, "GET")) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+
+    res = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+    if (res == CURLE_OK && !strcmp(r->method, "HEAD")) {
+        curl_off_t len = -1;
+        curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+        r->length = len;
+    }
+    /* drop the secret from the handle as soon as it is used */
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, "");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+end:
+#undef ADD_HEADER
+    curl_slist_free_all(hdr);
+    av_bprint_finalize(&url, NULL);
+    av_bprint_finalize(&line, NULL);
+    return res;
+}
+
+static int retryable_curl(CURLcode res)
+{
+    switch (res) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+        return 1;
+    }
+    return 0;
+}
+
+/* Sleep for delay microseconds; 1 if interrupted. */
+static int backoff_sleep(URLContext *h, int64_t delay)
+{
+    int64_t until = av_gettime_relative() + delay;
+    while (av_gettime_relative() < until) {
+        if (h && ff_check_interrupt(&h->interrupt_callback))
+            return 1;
+        av_usleep(FFMIN(until - av_gettime_relative(), 100000));
+    }
+    return 0;
+}
+
+/*
+ * A request with retries. what names it in messages. ok_404: a 404 is returned as
+ * AVERROR(ENOENT) without a message. h may be NULL (worker thread: no interrupt callback).
+ */
+static int s3_request(URLContext *h, VodUploadContext *c, CURL *curl, S3Request *r,
+                      const char *what, int ok_404)
+{
+    int64_t delay = c->retry_delay;
+    char code[64], msg[256];
+
+    for (int attempt = 0; ; attempt++) {
+        CURLcode res;
+        int retry;
+
+        request_reset(r);
+        res = perform(c, curl, r);
+        if (res == CURLE_OUT_OF_MEMORY)
+            return AVERROR(ENOMEM);
+        if (res == CURLE_OK && r->status >= 200 && r->status < 300 &&
+            !(r->body_size == 0 && r->copy_source && reply_is_error(r, code, sizeof(code), msg, sizeof(msg))))
+            return 0;
+        if (res == CURLE_OK && r->status == 404 && ok_404)
+            return AVERROR(ENOENT);
+
+        retry = res != CURLE_OK ? retryable_curl(res) : r->status >= 500 || r->status == 429 ||
+                                                        (r->status >= 200 && r->status < 300);
+        if (res != CURLE_OK && r->too_big) {
+            av_log(c, AV_LOG_ERROR, "%s %s: the reply is larger than %zu bytes\n",
+                   what, c->name, r->reply_max);
+            return AVERROR_INVALIDDATA;
+        }
+        if (res != CURLE_OK) {
+            snprintf(msg, sizeof(msg), "%s", curl_easy_strerror(res));
+            code[0] = 0;
+        } else if (!(r->status >= 200 && r->status < 300) &&
+                   !reply_is_error(r, code, sizeof(code), msg, sizeof(msg))) {
+            code[0] = msg[0] = 0;
+        }
+        if (!retry || attempt >= c->max_retries) {
+            if (res != CURLE_OK)
+                av_log(c, AV_LOG_ERROR, "%s %s failed after %d attempt%s: %s\n", what, c->name,
+                       attempt + 1, attempt ? "s" : "", msg);
+            else
+                av_log(c, AV_LOG_ERROR, "%s %s: HTTP %ld%s%s%s%s%s\n", what, c->name, r->status,
+                       code[0] ? " " : "", code, msg[0] ? ": " : "", msg,
+                       retry ? " (no more retries)" : "");
+            if (res != CURLE_OK)
+                return res == CURLE_OPERATION_TIMEDOUT ? AVERROR(ETIMEDOUT) : AVERROR(EIO);
+            return r->status >= 200 && r->status < 300 ? AVERROR(EIO) : http_averror(r->status);
+        }
+        av_log(c, AV_LOG_WARNING, "%s %s: %s%s%s, retry %d of %d in %.1f s\n", what, c->name,
+               res != CURLE_OK ? msg : code[0] ? code : "server error",
+               res == CURLE_OK && msg[0] && code[0] ? ": " : "",
+               res == CURLE_OK && code[0] ? msg : "",
+               attempt + 1, c->max_retries, delay / 1e6);
+        if (backoff_sleep(h, delay))
+            return AVERROR_EXIT;
+        delay = FFMIN(delay * 2, MAX_RETRY_DELAY);
+    }
+}
+
+/* Parse vodupload+http[s]://host[:port]/bucket[/key] into c. */
+static int parse_url(VodUploadContext *c, const char *uri)
+{
+    char proto[16], auth[256], host[256], path[4096];
+    const char *scheme, *slash, *p;
+    int port;
+
+    if (!av_strstart(uri, "vodupload+", &scheme) ||
+        (!av_strstart(scheme, "http://", NULL) && !av_strstart(scheme, "https://", NULL))) {
+        av_log(c, AV_LOG_ERROR, "the URL must be vodupload+http://HOST[:PORT]/BUCKET/KEY "
+               "or vodupload+https://...\n");
+        return AVERROR(EINVAL);
+    }
+    av_url_split(proto, sizeof(proto), auth, sizeof(auth), host, sizeof(host), &port,
+                 path, sizeof(path), scheme);
+    if (auth[0]) {
+        av_log(c, AV_LOG_ERROR, "credentials do not belong in the URL: use the access_key and "
+               "secret_key options or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n");
+        return AVERROR(EINVAL);
+    }
+    if (!host[0] || path[0] != '/' || !path[1] || path[1] == '/') {
+        av_log(c, AV_LOG_ERROR, "no bucket in the URL: vodupload+%s://HOST[:PORT]/BUCKET/KEY\n", proto);
+        return AVERROR(EINVAL);
+    }
+    if (strchr(path, '?') || strchr(path, '#')) {
+        av_log(c, AV_LOG_ERROR, "the object key may not contain '?' or '#'\n");
+        return AVERROR(EINVAL);
+    }
+    /* dot segments would be resolved by a proxy or server into another key */
+    for (p = path; *p; p++) {
+        if (*p == '/' && p[1] == '.' && (!p[2] || p[2] == '/' || (p[2] == '.' && (!p[3] || p[3] == '/')))) {
+            av_log(c, AV_LOG_ERROR, "the object key may not contain '.' or '..' path segments\n");
+            return AVERROR(EINVAL);
+        }
+    }
+
+    {
+        /* av_url_split drops the brackets of an IPv6 address */
+        const char *lb = strchr(host, ':') ? "[" : "", *rb = *lb ? "]" : "";
+        c->endpoint = port > 0 ? av_asprintf("%s://%s%s%s:%d", proto, lb, host, rb, port) :
+                                 av_asprintf("%s://%s%s%s", proto, lb, host, rb);
+    }
+    slash = strchr(path + 1, '/');
+    c->bucket = slash ? av_strndup(path + 1, slash - path - 1) : av_strdup(path + 1);
+    c->key    = av_strdup(slash ? slash + 1 : "");
+    c->name   = av_asprintf("%s/%s", c->bucket ? c->bucket : "", c->key ? c->key : "");
+    if (!c->endpoint || !c->bucket || !c->key || !c->name)
+        return AVERROR(ENOMEM);
+    snprintf(c->sigv4, sizeof(c->sigv4), "aws:amz:%s:s3", c->region ? c->region : "us-east-1");
+    return 0;
+}
+
+static int context_setup(URLContext *h, const char *uri)
+{
+    VodUploadContext *c = h->priv_data;
+    int ret;
+
+    if (ff_thread_once(&curl_init_once, curl_global) || curl_init_ret != CURLE_OK) {
+        av_log(h, AV_LOG_ERROR, "libcurl could not be initialized\n");
+        return AVERROR_EXTERNAL;
+    }
+    if (c->curl)
+        return 0;
+    if ((ret = parse_url(c, uri)) < 0)
+        return ret;
+    if (!(c->curl = curl_easy_init()))
+        return AVERROR(ENOMEM);
+    return 0;
+}
+
+/* ETag (quoted hex) and Content-MD5 (base64) of an MD5 sum */
+static void md5_text(const uint8_t *sum, char *etag, int etag_size, char *b64, int b64_size)
+{
+    char hex[33];
+    ff_data_to_hex(hex, sum, 16, 1);
+    hex[32] = 0;
+    snprintf(etag, etag_size, "\"%s\"", hex);
+    av_base64_encode(b64, b64_size, sum, 16);
+}
+
+/* ---- journal ---------------------------------------------------------------------------- */
+
+static int journal_write(VodUploadContext *c)
+{
+    AVBPrint bp;
+    char *tmp;
+    int fd, ret = 0;
+
+    if (!c->journal)
+        return 0;
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprintf(&bp, JOURNAL_MAGIC "\nurl %s/%s\nupload_id %s\n", c->endpoint, c->name, c->upload_id);
+    for (int i = 0; i < c->nb_parts && c->parts[i].etag[0]; i++)
+        av_bprintf(&bp, "part %d %"PRId64" %s\n", i + 1, c->parts[i].size, c->parts[i].etag);
+    tmp = av_asprintf("%s.tmp", c->journal);
+    if (!tmp || !av_bprint_is_complete(&bp)) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    fd = avpriv_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, bp.str, bp.len) != bp.len || fsync(fd) < 0) {
+        ret = AVERROR(errno);
+        if (fd >= 0)
+            close(fd);
+    } else if (close(fd) < 0 || rename(tmp, c->journal) < 0) {
+        ret = AVERROR(errno);
+    }
+    if (ret < 0)
+        av_log(c, AV_LOG_ERROR, "cannot write the journal %s: %s\n", c->journal, av_err2str(ret));
+end:
+    av_free(tmp);
+    av_bprint_finalize(&bp, NULL);
+    return ret;
+}
+
+static void journal_remove(VodUploadContext *c)
+{
+    if (c->journal && unlink(c->journal) < 0 && errno != ENOENT)
+        av_log(c, AV_LOG_WARNING, "cannot remove the journal %s: %s\n", c->journal,
+               av_err2str(AVERROR(errno)));
+}
+
+static int valid_token(const char *s, int max)
+{
+    int n = 0;
+    for (; *s; s++, n++)
+        if (n >= max || *s <= ' ' || *s > '~')
+            return 0;
+    return n > 0;
+}
+
+/* Read the journal: 1 and c->upload_id + c->resume set if it describes this object. */
+static int journal_read(VodUploadContext *c)
+{
+    FILE *f;
+    char line[1024], want[1024];
+    int ln = 0, ok = 1;
+
+    if (!c->journal || !(f = avpriv_fopen_utf8(c->journal, "r")))
+        return 0;
+    snprintf(want, sizeof(want), "url %s/%s", c->endpoint, c->name);
+    while (ok && fgets(line, sizeof(line), f)) {
+        size_t len = strlen(line);
+        char id[512], etag[128];
+        int num, n;
+        int64_t size;
+
+        if (!len || line[len - 1] != '\n') {
+            ok = 0;
+            break;
+        }
+        line[--len] = 0;
+        ln++;
+        if (ln == 1) {
+            ok = !strcmp(line, JOURNAL_MAGIC);
+        } else if (ln == 2) {
+            ok = !strcmp(line, want);
+        } else if (ln == 3) {
+            ok = sscanf(line, "upload_id %511s%n", id, &n) == 1 && !line[n] && valid_token(id, 500) &&
+                 (c->upload_id = av_strdup(id));
+        } else {
+            Part *parts;
+            ok = sscanf(line, "part %d %"SCNd64" %127s%n", &num, &size, etag, &n) == 3 && !line[n] &&
+                 num == c->nb_resume + 1 && num <= MAX_PARTS && size > 0 && size <= MAX_PART_SIZE &&
+                 valid_token(etag, 78);
+            if (ok && (parts = av_realloc_array(c->resume, num, sizeof(*parts)))) {
+                c->resume = parts;
+                c->resume[num - 1].size = size;
+                av_strlcpy(c->resume[num - 1].etag, etag, sizeof(parts->etag));
+                c->nb_resume = num;
+            } else {
+                ok = 0;
+            }
+        }
+    }
+    fclose(f);
+    if (!ok || ln < 3) {
+        av_log(c, AV_LOG_WARNING, "the journal %s does not describe %s (line %d): starting a "
+               "new upload\n", c->journal, c->name, ln);
+        av_freep(&c->upload_id);
+        av_freep(&c->resume);
+        c->nb_resume = 0;
+        return 0;
+    }
+    return 1;
+}
+
+/* Keep only the journal's parts that the server lists with the same size and ETag. */
+static int resume_check(URLContext *h, VodUploadContext *c)
+{
+    int marker = 0, kept = 0, ret;
+    int *seen = av_calloc(FFMAX(c->nb_resume, 1), sizeof(*seen));
+
+    if (!seen)
+        return AVERROR(ENOMEM);
+    for (;;) {
+        S3Request r;
+        AVBPrint q;
+        xmlDocPtr doc;
+        xmlNodePtr root, n;
+        char buf[128];
+
+        av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
+        av_bprintf(&q, "part-number-marker=%d&uploadId=", marker);
+        uri_encode(&q, c->upload_id, 0);
+        request_init(&r, "GET", c->bucket, c->key);
+        r.query = q.str;
+        ret = av_bprint_is_complete(&q) ? s3_request(h, c, c->curl, &r, "ListParts", 1) : AVERROR(ENOMEM);
+        av_bprint_finalize(&q, NULL);
+        if (ret < 0) {
+            av_bprint_finalize(&r.reply, NULL);
+            break;
+        }
+        doc  = xml_parse(&r.reply);
+        root = doc ? xmlDocGetRootElement(doc) : NULL;
+        av_bprint_finalize(&r.reply, NULL);
+        if (!root || strcmp((const char *)root->name, "ListPartsResult")) {
+            xmlFreeDoc(doc);
+            av_log(c, AV_LOG_ERROR, "ListParts %s: the reply is not a ListPartsResult\n", c->name);
+            ret = AVERROR_INVALIDDATA;
+            break;
+        }
+        for (n = root->children; n; n = n->next) {
+            char etag[128];
+            int num;
+            int64_t size;
+            if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "Part"))
+                continue;
+            xml_child_text(n, "PartNumber", buf, sizeof(buf));
+            num = atoi(buf);
+            xml_child_text(n, "Size", buf, sizeof(buf));
+            size = strtoll(buf, NULL, 10);
+            xml_child_text(n, "ETag", etag, sizeof(etag));
+            if (num >= 1 && num <= c->nb_resume && size == c->resume[num - 1].size &&
+                !strcmp(etag, c->resume[num - 1].etag))
+                seen[num - 1] = 1;
+            marker = FFMAX(marker, num);
+        }
+        xml_child_text(root, "IsTruncated", buf, sizeof(buf));
+        xmlFreeDoc(doc);
+        if (strcmp(buf, "true"))
+            break;
+    }
+    if (ret == AVERROR(ENOENT)) {
+        av_log(c, AV_LOG_WARNING, "the journal's upload of %s no longer exists: starting a new "
+               "upload\n", c->name);
+        av_freep(&c->upload_id);
+        c->nb_resume = 0;
+        ret = 0;
+    }
+    for (int i = 0; i < c->nb_resume; i++) {
+        if (!seen[i])
+            c->resume[i].size = 0;
+        kept += seen[i];
+    }
+    av_free(seen);
+    if (ret >= 0 && c->upload_id)
+        av_log(c, AV_LOG_INFO, "resuming the upload of %s: %d of %d journaled parts are on the "
+               "server\n", c->name, kept, c->nb_resume);
+    return ret;
+}
+
+/* ---- multipart upload ------------------------------------------------------------------- */
+
+static int initiate(URLContext *h, VodUploadContext *c, CURL *curl)
+{
+    S3Request r;
+    xmlDocPtr doc;
+    xmlNodePtr root;
+    char id[512];
+    int ret;
+
+    request_init(&r, "POST", c->bucket, c->key);
+    r.query        = "uploads=";
+    r.content_type = c->content_type ? c->content_type : guess_content_type(c->key);
+    ret = s3_request(h, c, curl, &r, "CreateMultipartUpload", 0);
+    doc  = ret < 0 ? NULL : xml_parse(&r.reply);
+    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xml_child_text(root, "UploadId", id, sizeof(id));
+    xmlFreeDoc(doc);
+    av_bprint_finalize(&r.reply, NULL);
+    if (ret < 0)
+        return ret;
+    if (!valid_token(id, 500)) {
+        av_log(c, AV_LOG_ERROR, "CreateMultipartUpload %s: no valid UploadId in the reply\n", c->name);
+        return AVERROR_INVALIDDATA;
+    }
+    if (!(c->upload_id = av_strdup(id)))
+        return AVERROR(ENOMEM);
+    av_log(c, AV_LOG_VERBOSE, "multipart upload of %s started\n", c->name);
+    return journal_write(c) < 0 ? AVERROR(EIO) : 0;
+}
+
+/* Upload part num (1-based) from data; skips it when the journal shows it is already there. */
+static int upload_part(URLContext *h, VodUploadContext *c, CURL *curl, int num,
+                       const uint8_t *data, int64_t size)
+{
+    S3Request r;
+    AVBPrint q;
+    char etag[80], b64[32];
+    int64_t t0 = av_gettime_relative();
+    int ret;
+
+    if (!c->upload_id && (ret = initiate(h, c, curl)) < 0)
+        return ret;
+    md5_text(c->parts[num - 1].md5, etag, sizeof(etag), b64, sizeof(b64));
+    if (num <= c->nb_resume && c->resume[num - 1].size == size &&
+        !strcmp(c->resume[num - 1].etag, etag)) {
+        av_log(c, AV_LOG_VERBOSE, "part %d of %s is already uploaded\n", num, c->name);
+        goto done;
+    }
+
+    av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprintf(&q, "partNumber=%d&uploadId=", num);
+    uri_encode(&q, c->upload_id, 0);
+    request_init(&r, "PUT", c->bucket, c->key);
+    r.query       = q.str;
+    r.body        = data;
+    r.body_size   = size;
+    r.content_md5 = b64;
+    ret = av_bprint_is_complete(&q) ? s3_request(h, c, curl, &r, "UploadPart", 0) : AVERROR(ENOMEM);
+    av_bprint_finalize(&q, NULL);
+    av_bprint_finalize(&r.reply, NULL);
+    if (ret < 0)
+        return ret;
+    if (av_strcasecmp(r.etag, etag)) {
+        av_log(c, AV_LOG_ERROR, "UploadPart %s: part %d came back with ETag %s, expected %s\n",
+               c->name, num, r.etag[0] ? r.etag : "(none)", etag);
+        return AVERROR_INVALIDDATA;
+    }
+    av_log(c, AV_LOG_VERBOSE, "part %d of %s: %"PRId64" bytes in %.3f s\n", num, c->name, size,
+           (av_gettime_relative() - t0) / 1e6);
+done:
+    c->parts[num - 1].size = size;
+    av_strlcpy(c->parts[num - 1].etag, etag, sizeof(c->parts[num - 1].etag));
+    return journal_write(c) < 0 ? AVERROR(EIO) : 0;
+}
+
+static void *worker_main(void *arg)
+{
+    URLContext *h = arg;
+    VodUploadContext *c = h->priv_data;
+
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        int num, ret;
+        while (!c->job && !c->quit)
+            pthread_cond_wait(&c->cond, &c->lock);
+        if (!c->job)
+            break;
+        num = c->job;
+        pthread_mutex_unlock(&c->lock);
+        /* the caller's thread only touches c->spare, parts and upload_id while job != 0 is
+         * not set, so the worker owns them now */
+        ret = upload_part(NULL, c, c->worker_curl, num, c->spare, c->parts[num - 1].size);
+        pthread_mutex_lock(&c->lock);
+        c->worker_err = ret;
+        c->job = 0;
+        pthread_cond_broadcast(&c->cond);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* Wait until the worker is idle; returns its last error. */
+static int worker_wait(VodUploadContext *c)
+{
+    int ret;
+    if (!c->worker_started)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    while (c->job)
+        pthread_cond_wait(&c->cond, &c->lock);
+    ret = c->worker_err;
+    pthread_mutex_unlock(&c->lock);
+    return ret;
+}
+
+static int worker_start(URLContext *h, VodUploadContext *c)
+{
+    int ret;
+    if (c->worker_started)
+        return 0;
+    if (!(c->worker_curl = curl_easy_init()))
+        return AVERROR(ENOMEM);
+    if ((ret = pthread_mutex_init(&c->lock, NULL)))
+        return AVERROR(ret);
+    if ((ret = pthread_cond_init(&c->cond, NULL))) {
+        pthread_mutex_destroy(&c->lock);
+        return AVERROR(ret);
+    }
+    if ((ret = pthread_create(&c->worker, NULL, worker_main, h))) {
+        pthread_cond_destroy(&c->cond);
+        pthread_mutex_destroy(&c->lock);
+        return AVERROR(ret);
+    }
+    c->worker_started = 1;
+    return 0;
+}
+
+static void worker_stop(VodUploadContext *c)
+{
+    if (!c->worker_started)
+        return;
+    pthread_mutex_lock(&c->lock);
+    while (c->job)
+        pthread_cond_wait(&c->cond, &c->lock);
+    c->quit = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->worker, NULL);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    c->worker_started = 0;
+}
+
+/* Hand the full fill buffer to the worker as the next part. */
+static int hand_off(URLContext *h, VodUploadContext *c)
+{
+    uint8_t *tmp;
+    int ret;
+
+    if (c->nb_parts >= MAX_PARTS) {
+        av_log(h, AV_LOG_ERROR, "%s would need more than %d parts: raise part_size\n",
+               c->name, MAX_PARTS);
+        return AVERROR(EFBIG);
+    }
+    if ((ret = worker_start(h, c)) < 0 || (ret = worker_wait(c)) < 0)
+        return ret;
+    if (!c->spare && !(c->spare = av_malloc(c->part_size)))
+        return AVERROR(ENOMEM);
+    if (c->nb_parts == c->parts_size) {
+        int n = FFMIN(FFMAX(2 * c->parts_size, 16), MAX_PARTS);
+        Part *parts = av_realloc_array(c->parts, n, sizeof(*parts));
+        if (!parts)
+            return AVERROR(ENOMEM);
+        c->parts      = parts;
+        c->parts_size = n;
+    }
+    tmp      = c->spare;
+    c->spare = c->fill;
+    c->fill  = tmp;
+    c->parts[c->nb_parts].size    = c->fill_len;
+    c->parts[c->nb_parts].etag[0] = 0;
+    av_md5_final(c->md5, c->parts[c->nb_parts].md5);
+    av_md5_init(c->md5);
+    c->nb_parts++;
+    c->fill_len = 0;
+    pthread_mutex_lock(&c->lock);
+    c->job = c->nb_parts;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+static int complete(URLContext *h, VodUploadContext *c)
+{
+    S3Request r;
+    AVBPrint body, q;
+    int ret;
+
+    av_bprint_init(&body, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprintf(&body, "<CompleteMultipartUpload>");
+    for (int i = 0; i < c->nb_parts; i++)
+        av_bprintf(&body, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>",
+                   i + 1, c->parts[i].etag);
+    av_bprintf(&body, "</CompleteMultipartUpload>");
+    av_bprintf(&q, "uploadId=");
+    uri_encode(&q, c->upload_id, 0);
+    request_init(&r, "POST", c->bucket, c->key);
+    r.query        = q.str;
+    r.body         = body.str;
+    r.body_size    = body.len;
+    r.content_type = "application/xml";
+    if (!av_bprint_is_complete(&body) || !av_bprint_is_complete(&q)) {
+        ret = AVERROR(ENOMEM);
+    } else {
+        char code[64], msg[256];
+        ret = s3_request(h, c, c->curl, &r, "CompleteMultipartUpload", 0);
+        if (ret >= 0 && reply_is_error(&r, code, sizeof(code), msg, sizeof(msg))) {
+            av_log(c, AV_LOG_ERROR, "CompleteMultipartUpload %s: %s: %s\n", c->name, code, msg);
+            ret = AVERROR(EIO);
+        }
+    }
+    av_bprint_finalize(&r.reply, NULL);
+    av_bprint_finalize(&body, NULL);
+    av_bprint_finalize(&q, NULL);
+    return ret;
+}
+
+static int abort_upload(URLContext *h, VodUploadContext *c, int replaced)
+{
+    S3Request r;
+    AVBPrint q;
+    int ret;
+
+    av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprintf(&q, "uploadId=");
+    uri_encode(&q, c->upload_id, 0);
+    request_init(&r, "DELETE", c->bucket, c->key);
+    r.query = q.str;
+    ret = av_bprint_is_complete(&q) ? s3_request(h, c, c->curl, &r, "AbortMultipartUpload", 1) :
+                                      AVERROR(ENOMEM);
+    if (ret == AVERROR(ENOENT))
+        ret = 0;
+    av_bprint_finalize(&r.reply, NULL);
+    av_bprint_finalize(&q, NULL);
+    if (ret < 0) {
+        av_log(c, AV_LOG_ERROR, "the multipart upload %s of %s could not be aborted%s\n",
+               c->upload_id, c->name, c->journal ? "; the journal keeps its id" : "");
+        return ret;
+    }
+    if (replaced)
+        av_log(c, AV_LOG_VERBOSE, "the journaled multipart upload of %s is replaced by one PUT\n", c->name);
+    else
+        av_log(c, AV_LOG_WARNING, "multipart upload of %s aborted: no object was stored\n", c->name);
+    journal_remove(c);
+    return 0;
+}
+
+static int put_object(URLContext *h, VodUploadContext *c)
+{
+    S3Request r;
+    char etag[80], b64[32];
+    uint8_t sum[16];
+    int ret;
+
+    av_md5_final(c->md5, sum);
+    md5_text(sum, etag, sizeof(etag), b64, sizeof(b64));
+    request_init(&r, "PUT", c->bucket, c->key);
+    r.body         = c->fill ? c->fill : (const uint8_t *)"";
+    r.body_size    = c->fill_len;
+    r.content_md5  = b64;
+    r.content_type = c->content_type ? c->content_type : guess_content_type(c->key);
+    ret = s3_request(h, c, c->curl, &r, "PutObject", 0);
+    av_bprint_finalize(&r.reply, NULL);
+    if (ret >= 0 && r.etag[0] && av_strcasecmp(r.etag, etag)) {
+        av_log(c, AV_LOG_ERROR, "PutObject %s: stored with ETag %s, expected %s\n", c->name, r.etag, etag);
+        return AVERROR_INVALIDDATA;
+    }
+    return ret;
+}
+
+/* ---- URLProtocol ------------------------------------------------------------------------ */
+
+static int64_t object_size(URLContext *h, VodUploadContext *c, const char *key)
+{
+    S3Request r;
+    int ret;
+
+    request_init(&r, "HEAD", c->bucket, key);
+    ret = s3_request(h, c, c->curl, &r, *key ? "HeadObject" : "HeadBucket", 1);
+    av_bprint_finalize(&r.reply, NULL);
+    if (ret < 0)
+        return ret;
+    return r.length;
+}
+
+static int vodupload_open(URLContext *h, const char *uri, int flags, AVDictionary **options)
+{
+    VodUploadContext *c = h->priv_data;
+    int ret;
+
+    if ((ret = context_setup(h, uri)) < 0)
+        return ret;
+    if (!c->key[0] || c->key[strlen(c->key) - 1] == '/') {
+        av_log(h, AV_LOG_ERROR, "%s: the URL names no object\n", c->name);
+        return AVERROR(EINVAL);
+    }
+    if ((flags & AVIO_FLAG_READ) && (flags & AVIO_FLAG_WRITE)) {
+        av_log(h, AV_LOG_ERROR, "an object is opened either for reading or for writing\n");
+        return AVERROR(EINVAL);
+    }
+
+    if (flags & AVIO_FLAG_READ) {
+        int64_t size = object_size(h, c, c->key);
+        if (size < 0)
+            return size;
+        c->size = size;
+        if (!(c->rbuf = av_malloc(READ_CHUNK)))
+            return AVERROR(ENOMEM);
+        return 0;
+    }
+
+    h->is_streamed = 1;
+    if (!(c->fill = av_malloc(c->part_size)) || !(c->md5 = av_md5_alloc()))
+        return AVERROR(ENOMEM);
+    av_md5_init(c->md5);
+    if (journal_read(c) && (ret = resume_check(h, c)) < 0)
+        return ret;
+    return 0;
+}
+
+static int vodupload_write(URLContext *h, const unsigned char *buf, int size)
+{
+    VodUploadContext *c = h->priv_data;
+    int done = 0, ret;
+
+    if (c->failed)
+        return c->failed;
+    while (done < size) {
+        int64_t n;
+        if (c->fill_len == c->part_size && (ret = hand_off(h, c)) < 0) {
+            c->failed = ret;
+            return ret;
+        }
+        n = FFMIN(size - done, c->part_size - c->fill_len);
+        memcpy(c->fill + c->fill_len, buf + done, n);
+        av_md5_update(c->md5, buf + done, n);
+        c->fill_len += n;
+        done        += n;
+    }
+    c->written += size;
+    return size;
+}
+
+static int vodupload_close(URLContext *h)
+{
+    VodUploadContext *c = h->priv_data;
+    int ret = 0;
+
+    if (h->flags & AVIO_FLAG_WRITE) {
+        if (!c->failed && c->nb_parts && (ret = hand_off(h, c)) < 0)
+            c->failed = ret;
+        ret = worker_wait(c);
+        if (!c->failed && ret < 0)
+            c->failed = ret;
+        worker_stop(c);
+
+        if (c->failed) {
+            if (c->upload_id)
+                abort_upload(h, c, 0);
+            av_log(h, AV_LOG_ERROR, "%s was not stored\n", c->name);
+            ret = c->failed;
+        } else if (c->nb_parts) {
+            ret = complete(h, c);
+            if (ret < 0) {
+                abort_upload(h, c, 0);
+            } else {
+                journal_remove(c);
+                av_log(h, AV_LOG_VERBOSE, "stored %s: %"PRId64" bytes in %d parts\n",
+                       c->name, c->written, c->nb_parts);
+            }
+        } else if (!c->written) {
+            av_log(h, AV_LOG_VERBOSE, "nothing was written to %s: no object stored\n", c->name);
+        } else {
+            /* a journaled upload of a larger object is replaced by one PUT */
+            if (c->upload_id)
+                abort_upload(h, c, 1);
+            ret = put_object(h, c);
+            if (ret >= 0)
+                av_log(h, AV_LOG_VERBOSE, "stored %s: %"PRId64" bytes\n", c->name, c->written);
+            else
+                av_log(h, AV_LOG_ERROR, "%s was not stored\n", c->name);
+        }
+    }
+
+    if (c->worker_curl)
+        curl_easy_cleanup(c->worker_curl);
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    av_freep(&c->fill);
+    av_freep(&c->spare);
+    av_freep(&c->md5);
+    av_freep(&c->parts);
+    av_freep(&c->resume);
+    av_freep(&c->rbuf);
+    av_freep(&c->upload_id);
+    av_freep(&c->endpoint);
+    av_freep(&c->bucket);
+    av_freep(&c->key);
+    av_freep(&c->name);
+    return ret;
+}
+
+static int vodupload_read(URLContext *h, unsigned char *buf, int size)
+{
+    VodUploadContext *c = h->priv_data;
+    int64_t off;
+    int n;
+
+    if (c->pos >= c->size)
+        return AVERROR_EOF;
+    if (c->pos < c->rbuf_pos || c->pos >= c->rbuf_pos + c->rbuf_len) {
+        S3Request r;
+        int ret;
+        int64_t end = FFMIN(c->pos + READ_CHUNK, c->size) - 1;
+
+        request_init(&r, "GET", c->bucket, c->key);
+        r.range_start = c->pos;
+        r.range_end   = end;
+        r.reply_max   = READ_CHUNK;
+        ret = s3_request(h, c, c->curl, &r, "GetObject", 0);
+        if (ret >= 0 && (r.reply.len != end - c->pos + 1 || !av_bprint_is_complete(&r.reply))) {
+            av_log(h, AV_LOG_ERROR, "GetObject %s: %u bytes instead of %"PRId64" (object changed?)\n",
+                   c->name, r.reply.len, end - c->pos + 1);
+            ret = AVERROR_INVALIDDATA;
+        }
+        if (ret >= 0) {
+            memcpy(c->rbuf, r.reply.str, r.reply.len);
+            c->rbuf_pos = c->pos;
+            c->rbuf_len = r.reply.len;
+        }
+        av_bprint_finalize(&r.reply, NULL);
+        if (ret < 0)
+            return ret;
+    }
+    off = c->pos - c->rbuf_pos;
+    n   = FFMIN(size, c->rbuf_len - off);
+    memcpy(buf, c->rbuf + off, n);
+    c->pos += n;
+    return n;
+}
+
+static int64_t vodupload_seek(URLContext *h, int64_t pos, int whence)
+{
+    VodUploadContext *c = h->priv_data;
+
+    if (h->flags & AVIO_FLAG_WRITE) {
+        /* the size so far (ffmpeg's progress line asks for it), and seeks to the end, are fine */
+        if (whence == AVSEEK_SIZE)
+            return c->written;
+        if ((whence == SEEK_SET && pos == c->written) || (whence == SEEK_CUR && !pos) ||
+            (whence == SEEK_END && !pos))
+            return c->written;
+        /* a muxer that seeks back would leave a corrupt object: fail the upload instead */
+        av_log(h, AV_LOG_ERROR, "%s: the muxer seeks back to rewrite data, which an object being "
+               "uploaded cannot do. Record into a local file and upload it when it is complete "
+               "(ffliverec spools recordings this way), or use a streaming mode of the muxer "
+               "(e.g. -movflags +frag_keyframe+empty_moov for MP4).\n", c->name);
+        if (!c->failed)
+            c->failed = AVERROR(ESPIPE);
+        return AVERROR(ESPIPE);
+    }
+    switch (whence) {
+    case AVSEEK_SIZE: return c->size;
+    case SEEK_SET:    break;
+    case SEEK_CUR:    pos += c->pos;  break;
+    case SEEK_END:    pos += c->size; break;
+    default:          return AVERROR(EINVAL);
+    }
+    if (pos < 0)
+        return AVERROR(EINVAL);
+    c->pos = pos;
+    return pos;
+}
+
+static int vodupload_check(URLContext *h, int mask)
+{
+    VodUploadContext *c = h->priv_data;
+    int64_t ret;
+
+    if ((ret = context_setup(h, h->filename)) < 0)
+        return ret;
+    if (!c->key[0] || c->key[strlen(c->key) - 1] == '/')
+        ret = object_size(h, c, "");         /* a "folder": the bucket must exist */
+    else
+        ret = object_size(h, c, c->key);
+    if (ret < 0)
+        return ret;
+    return mask & (AVIO_FLAG_READ | AVIO_FLAG_WRITE);
+}
+
+static int vodupload_delete(URLContext *h)
+{
+    VodUploadContext *c = h->priv_data;
+    S3Request r;
+    int ret;
+
+    if ((ret = context_setup(h, h->filename)) < 0)
+        return ret;
+    if (!c->key[0]) {
+        av_log(h, AV_LOG_ERROR, "%s: the URL names no object\n", c->name);
+        return AVERROR(EINVAL);
+    }
+    request_init(&r, "DELETE", c->bucket, c->key);
+    ret = s3_request(h, c, c->curl, &r, "DeleteObject", 1);
+    av_bprint_finalize(&r.reply, NULL);
+    return ret;
+}
+
+static int vodupload_move(URLContext *h_src, URLContext *h_dst)
+{
+    VodUploadContext *src = h_src->priv_data, *dst = h_dst->priv_data;
+    S3Request r;
+    AVBPrint cs;
+    int ret;
+
+    if ((ret = context_setup(h_src, h_src->filename)) < 0 ||
+        (ret = context_setup(h_dst, h_dst->filename)) < 0)
+        return ret;
+    if (!src->key[0] || !dst->key[0]) {
+        av_log(h_src, AV_LOG_ERROR, "a move needs two objects\n");
+        return AVERROR(EINVAL);
+    }
+    if (strcmp(src->endpoint, dst->endpoint)) {
+        av_log(h_src, AV_LOG_ERROR, "cannot move %s to another server\n", src->name);
+        return AVERROR(EXDEV);
+    }
+    av_bprint_init(&cs, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprint_chars(&cs, '/', 1);
+    uri_encode(&cs, src->bucket, 0);
+    av_bprint_chars(&cs, '/', 1);
+    uri_encode(&cs, src->key, 1);
+    request_init(&r, "PUT", dst->bucket, dst->key);
+    r.copy_source  = cs.str;
+    r.content_type = dst->content_type ? dst->content_type : guess_content_type(dst->key);
+    ret = av_bprint_is_complete(&cs) ? s3_request(h_dst, dst, dst->curl, &r, "CopyObject", 0) :
+                                       AVERROR(ENOMEM);
+    av_bprint_finalize(&r.reply, NULL);
+    av_bprint_finalize(&cs, NULL);
+    if (ret < 0)
+        return ret;
+    return vodupload_delete(h_src);
+}
+
+#define OFFSET(x) offsetof(VodUploadContext, x)
+#define E AV_OPT_FLAG_ENCODING_PARAM
+#define D AV_OPT_FLAG_DECODING_PARAM
+static const AVOption vodupload_options[] = {
+    { "access_key",   "S3 access key id (default: $AWS_ACCESS_KEY_ID)", OFFSET(access_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E|D },
+    { "secret_key",   "S3 secret access key (default: $AWS_SECRET_ACCESS_KEY)", OFFSET(secret_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E|D },
+    { "region",       "region in the SigV4 signature", OFFSET(region), AV_OPT_TYPE_STRING, { .str = "us-east-1" }, 0, 0, E|D },
+    { "part_size",    "bytes per part of a multipart upload", OFFSET(part_size), AV_OPT_TYPE_INT64, { .i64 = 8LL << 20 }, MIN_PART_SIZE, MAX_PART_SIZE, E },
+    { "max_retries",  "retries of a request after a connection error, timeout or 5xx", OFFSET(max_retries), AV_OPT_TYPE_INT, { .i64 = 5 }, 0, 100, E|D },
+    { "retry_delay",  "delay before the first retry, doubled for each next one", OFFSET(retry_delay), AV_OPT_TYPE_DURATION, { .i64 = 1000000 }, 0, MAX_RETRY_DELAY, E|D },
+    { "timeout",      "connect timeout, and the time without progress after which a request fails", OFFSET(timeout), AV_OPT_TYPE_DURATION, { .i64 = 30000000 }, 1000, INT64_MAX / 1000, E|D },
+    { "content_type", "Content-Type of the object (default: from the key's extension)", OFFSET(content_type), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },
+    { "journal",      "local file that keeps the upload id and finished parts, to resume after a restart", OFFSET(journal), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },
+    { NULL }
+};
+
+static const AVClass vodupload_class = {
+    .class_name = "vodupload",
+    .item_name  = av_default_item_name,
+    .option     = vodupload_options,
+    .version    = LIBAVUTIL_VERSION_INT,
+};
+
+const URLProtocol ff_vodupload_protocol = {
+    .name                = "vodupload",
+    .url_open2           = vodupload_open,
+    .url_read            = vodupload_read,
+    .url_write           = vodupload_write,
+    .url_seek            = vodupload_seek,
+    .url_close           = vodupload_close,
+    .url_check           = vodupload_check,
+    .url_delete          = vodupload_delete,
+    .url_move            = vodupload_move,
+    .priv_data_size      = sizeof(VodUploadContext),
+    .priv_data_class     = &vodupload_class,
+    .flags               = URL_PROTOCOL_FLAG_NESTED_SCHEME,
+};
