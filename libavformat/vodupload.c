@@ -63,18 +63,17 @@
 #include "url.h"
 
 #define MIN_PART_SIZE      (5LL << 20)
-#define MAX_PART_SIZE      (5LL << 30)
+#define MAX_PART_SIZE      (INT_MAX & ~((1 << 20) - 1))  /* av_malloc's limit, whole MiB */
 #define MAX_PARTS          10000
 #define MAX_XML_REPLY      (1 << 20)
 #define READ_CHUNK         (1 << 20)
 #define MAX_RETRY_DELAY    60000000LL
-#define JOURNAL_MAX_SIZE   (2 << 20)
 #define JOURNAL_MAGIC      "vodupload-journal 1"
 
 typedef struct Part {
     int64_t size;
     uint8_t md5[16];          ///< of the data, computed while it was written
-    char etag[80];
+    char etag[80];            ///< as the server returned it (not always an MD5: SSE-KMS, ...)
 } Part;
 
 typedef struct VodUploadContext {
@@ -94,10 +93,12 @@ typedef struct VodUploadContext {
     /* the object */
     char *endpoint;           ///< scheme://host[:port]
     char *bucket;
-    char *key;                ///< decoded key, may be empty (the bucket itself)
+    char *key;                ///< the key as written in the URL (not percent-decoded), may be empty
     char *name;               ///< "bucket/key" for messages
     CURL *curl;               ///< used by the caller's thread
     char sigv4[128];
+    AVIOInterruptCB icb;      ///< the caller's interrupt callback (also checked by the worker)
+    int journal_off;          ///< the journal could not be written: go on without it
 
     /* writing */
     uint8_t *fill;            ///< part being filled
@@ -127,6 +128,7 @@ typedef struct VodUploadContext {
     uint8_t *rbuf;
     int64_t rbuf_pos;
     int rbuf_len;
+    char read_etag[80];       ///< ETag at open: every ranged GET must see the same object
 } VodUploadContext;
 
 /* One HTTP request and what came back. */
@@ -141,6 +143,8 @@ typedef struct S3Request {
     const char *content_type;
     const char *content_md5;
     const char *copy_source;   ///< already encoded
+    const char *if_match;      ///< ETag the object must have (ranged reads)
+    int error_in_200;          ///< S3 may answer 200 with an <Error> body (Complete, Copy)
     int64_t range_start;       ///< -1: no Range
     int64_t range_end;
     size_t reply_max;
@@ -148,6 +152,7 @@ typedef struct S3Request {
     long status;
     char etag[80];
     int64_t length;            ///< Content-Length of a HEAD, -1 if unknown
+    char code[64];             ///< S3 error code of the last failed attempt, "" if none
     int too_big;
 } S3Request;
 
@@ -156,6 +161,7 @@ static CURLcode curl_init_ret = CURLE_FAILED_INIT;
 
 static void curl_global(void)
 {
+    xmlInitParser();
     curl_init_ret = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -217,6 +223,23 @@ static size_t body_cb(char *buf, size_t size, size_t n, void *opaque)
     return len;
 }
 
+/* curl rewinds the body when it resends a request on a new connection */
+static int seek_cb(void *opaque, curl_off_t offset, int origin)
+{
+    S3Request *r = opaque;
+    if (origin != SEEK_SET || offset < 0 || offset > r->body_size)
+        return CURL_SEEKFUNC_FAIL;
+    r->body_pos = offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+static int progress_cb(void *opaque, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    VodUploadContext *c = opaque;
+    return ff_check_interrupt(&c->icb);
+}
+
 static size_t header_cb(char *data, size_t size, size_t n, void *opaque)
 {
     S3Request *r = opaque;
@@ -260,10 +283,17 @@ static void xml_child_text(xmlNodePtr parent, const char *name, char *buf, int s
 
 static xmlDocPtr xml_parse(const AVBPrint *bp)
 {
+    xmlDocPtr doc;
     if (!bp->len || !av_bprint_is_complete(bp))
         return NULL;
-    return xmlReadMemory(bp->str, bp->len, NULL, NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    doc = xmlReadMemory(bp->str, bp->len, NULL, NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    /* S3 never sends a DTD; internal entities could expand a small reply into gigabytes */
+    if (doc && (doc->intSubset || doc->extSubset)) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
 }
 
 static int http_averror(long status)
@@ -280,18 +310,27 @@ static int http_averror(long status)
     return status >= 500 ? AVERROR_HTTP_SERVER_ERROR : AVERROR(EIO);
 }
 
-/* S3 can answer 200 with an <Error> body (CompleteMultipartUpload, CopyObject). */
-static int reply_is_error(const S3Request *r, char *code, int code_size, char *msg, int msg_size)
+/*
+ * The S3 error code and message of a failed reply into r->code and msg ("" if none). A 2xx
+ * counts as failed only for requests that S3 may answer with 200 and an <Error> body.
+ */
+static void code_and_message(S3Request *r, char *msg, int msg_size)
 {
-    xmlDocPtr doc = xml_parse(&r->reply);
-    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
-    int is_error = root && !strcmp((const char *)root->name, "Error");
-    if (is_error) {
-        xml_child_text(root, "Code", code, code_size);
+    xmlDocPtr doc;
+    xmlNodePtr root;
+
+    r->code[0] = msg[0] = 0;
+    if (r->status >= 200 && r->status < 300 && !r->error_in_200)
+        return;
+    doc  = xml_parse(&r->reply);
+    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (root && !strcmp((const char *)root->name, "Error")) {
+        xml_child_text(root, "Code", r->code, sizeof(r->code));
         xml_child_text(root, "Message", msg, msg_size);
+        if (!r->code[0])
+            av_strlcpy(r->code, "Error", sizeof(r->code));
     }
     xmlFreeDoc(doc);
-    return is_error;
 }
 
 static void request_init(S3Request *r, const char *method, const char *bucket, const char *key)
@@ -315,6 +354,7 @@ static void request_reset(S3Request *r)
     r->etag[0]  = 0;
     r->length   = -1;
     r->too_big  = 0;
+    r->code[0]  = 0;
 }
 
 /* One attempt. Returns the CURLcode; r->status holds the HTTP status. */
@@ -359,6 +399,8 @@ static CURLcode perform(VodUploadContext *c, CURL *curl, S3Request *r)
     }
     if (r->range_start >= 0)
         ADD_HEADER("Range: bytes=%"PRId64"-%"PRId64, r->range_start, r->range_end);
+    if (r->if_match && *r->if_match)
+        ADD_HEADER("If-Match: %s", r->if_match);
     if (!av_bprint_is_complete(&url))
         goto end;
 
@@ -378,12 +420,17 @@ static CURLcode perform(VodUploadContext *c, CURL *curl, S3Request *r)
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c);
     if (!strcmp(r->method, "HEAD")) {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     } else if (r->body || !strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) {
         curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, body_cb);
         curl_easy_setopt(curl, CURLOPT_READDATA, r);
+        curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_cb);
+        curl_easy_setopt(curl, CURLOPT_SEEKDATA, r);
         curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_size);
         if (strcmp(r->method, "PUT"))
             curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
@@ -422,79 +469,87 @@ static int retryable_curl(CURLcode res)
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SEND_FAIL_REWIND:
         return 1;
     }
     return 0;
 }
 
 /* Sleep for delay microseconds; 1 if interrupted. */
-static int backoff_sleep(URLContext *h, int64_t delay)
+static int backoff_sleep(VodUploadContext *c, int64_t delay)
 {
     int64_t until = av_gettime_relative() + delay;
-    while (av_gettime_relative() < until) {
-        if (h && ff_check_interrupt(&h->interrupt_callback))
+    for (;;) {
+        int64_t left = until - av_gettime_relative();
+        if (left <= 0)
+            return 0;
+        if (ff_check_interrupt(&c->icb))
             return 1;
-        av_usleep(FFMIN(until - av_gettime_relative(), 100000));
+        av_usleep(FFMIN(left, 100000));
     }
-    return 0;
+}
+
+/* S3 error codes that are worth a retry whatever the HTTP status */
+static int retryable_code(const char *code)
+{
+    return !strcmp(code, "InternalError") || !strcmp(code, "SlowDown") ||
+           !strcmp(code, "RequestTimeout") || !strcmp(code, "ServiceUnavailable");
 }
 
 /*
- * A request with retries. what names it in messages. ok_404: a 404 is returned as
- * AVERROR(ENOENT) without a message. h may be NULL (worker thread: no interrupt callback).
+ * A request with retries (connection errors, timeouts, 429, 5xx, and the S3 codes of
+ * retryable_code()). what names it in messages. ok_404: a 404 is returned as AVERROR(ENOENT)
+ * without a message. The S3 error code of the last attempt is left in r->code.
  */
-static int s3_request(URLContext *h, VodUploadContext *c, CURL *curl, S3Request *r,
-                      const char *what, int ok_404)
+static int s3_request(VodUploadContext *c, CURL *curl, S3Request *r, const char *what, int ok_404)
 {
     int64_t delay = c->retry_delay;
-    char code[64], msg[256];
+    char msg[256];
 
     for (int attempt = 0; ; attempt++) {
         CURLcode res;
-        int retry;
+        int retry, ok;
 
         request_reset(r);
         res = perform(c, curl, r);
         if (res == CURLE_OUT_OF_MEMORY)
             return AVERROR(ENOMEM);
-        if (res == CURLE_OK && r->status >= 200 && r->status < 300 &&
-            !(r->body_size == 0 && r->copy_source && reply_is_error(r, code, sizeof(code), msg, sizeof(msg))))
+        if (res == CURLE_ABORTED_BY_CALLBACK && !r->too_big)
+            return AVERROR_EXIT;
+        ok = res == CURLE_OK && r->status >= 200 && r->status < 300;
+        code_and_message(r, msg, sizeof(msg));
+        if (ok && !r->code[0])
             return 0;
         if (res == CURLE_OK && r->status == 404 && ok_404)
             return AVERROR(ENOENT);
-
-        retry = res != CURLE_OK ? retryable_curl(res) : r->status >= 500 || r->status == 429 ||
-                                                        (r->status >= 200 && r->status < 300);
         if (res != CURLE_OK && r->too_big) {
             av_log(c, AV_LOG_ERROR, "%s %s: the reply is larger than %zu bytes\n",
                    what, c->name, r->reply_max);
             return AVERROR_INVALIDDATA;
         }
-        if (res != CURLE_OK) {
+        if (res != CURLE_OK)
             snprintf(msg, sizeof(msg), "%s", curl_easy_strerror(res));
-            code[0] = 0;
-        } else if (!(r->status >= 200 && r->status < 300) &&
-                   !reply_is_error(r, code, sizeof(code), msg, sizeof(msg))) {
-            code[0] = msg[0] = 0;
-        }
+        retry = res != CURLE_OK ? retryable_curl(res) :
+                r->status >= 500 || r->status == 429 || retryable_code(r->code);
+
         if (!retry || attempt >= c->max_retries) {
             if (res != CURLE_OK)
                 av_log(c, AV_LOG_ERROR, "%s %s failed after %d attempt%s: %s\n", what, c->name,
                        attempt + 1, attempt ? "s" : "", msg);
             else
                 av_log(c, AV_LOG_ERROR, "%s %s: HTTP %ld%s%s%s%s%s\n", what, c->name, r->status,
-                       code[0] ? " " : "", code, msg[0] ? ": " : "", msg,
+                       r->code[0] ? " " : "", r->code, msg[0] ? ": " : "", msg,
                        retry ? " (no more retries)" : "");
             if (res != CURLE_OK)
                 return res == CURLE_OPERATION_TIMEDOUT ? AVERROR(ETIMEDOUT) : AVERROR(EIO);
-            return r->status >= 200 && r->status < 300 ? AVERROR(EIO) : http_averror(r->status);
+            return ok ? AVERROR(EIO) : http_averror(r->status);
         }
         av_log(c, AV_LOG_WARNING, "%s %s: %s%s%s, retry %d of %d in %.1f s\n", what, c->name,
-               res != CURLE_OK ? msg : code[0] ? code : "server error",
-               res == CURLE_OK && msg[0] && code[0] ? ": " : "",
-               res == CURLE_OK && code[0] ? msg : "",
+               res != CURLE_OK ? msg : r->code[0] ? r->code : "server error",
+               res == CURLE_OK && msg[0] && r->code[0] ? ": " : "",
+               res == CURLE_OK && r->code[0] ? msg : "",
                attempt + 1, c->max_retries, delay / 1e6);
-        if (backoff_sleep(h, delay))
+        if (backoff_sleep(c, delay))
             return AVERROR_EXIT;
         delay = FFMIN(delay * 2, MAX_RETRY_DELAY);
     }
@@ -548,10 +603,49 @@ static int parse_url(VodUploadContext *c, const char *uri)
     c->name   = av_asprintf("%s/%s", c->bucket ? c->bucket : "", c->key ? c->key : "");
     if (!c->endpoint || !c->bucket || !c->key || !c->name)
         return AVERROR(ENOMEM);
-    snprintf(c->sigv4, sizeof(c->sigv4), "aws:amz:%s:s3", c->region ? c->region : "us-east-1");
     return 0;
 }
 
+static void context_free(VodUploadContext *c)
+{
+    if (c->worker_curl)
+        curl_easy_cleanup(c->worker_curl);
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    c->worker_curl = c->curl = NULL;
+    av_freep(&c->fill);
+    av_freep(&c->spare);
+    av_freep(&c->md5);
+    av_freep(&c->parts);
+    av_freep(&c->resume);
+    av_freep(&c->rbuf);
+    av_freep(&c->upload_id);
+    av_freep(&c->endpoint);
+    av_freep(&c->bucket);
+    av_freep(&c->key);
+    av_freep(&c->name);
+}
+
+/* The region: the option, else $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1. */
+static int set_region(VodUploadContext *c)
+{
+    const char *region = c->region;
+    if (!region || !*region)
+        region = getenv("AWS_REGION");
+    if (!region || !*region)
+        region = getenv("AWS_DEFAULT_REGION");
+    if (!region || !*region)
+        region = "us-east-1";
+    if (strlen(region) > 64 || strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region)) {
+        av_log(c, AV_LOG_ERROR, "region '%s' is not a region name (a-z, 0-9, '-')\n", region);
+        return AVERROR(EINVAL);
+    }
+    snprintf(c->sigv4, sizeof(c->sigv4), "aws:amz:%s:s3", region);
+    return 0;
+}
+
+/* Everything a request needs. url_check, url_delete and url_move get a context that was never
+ * opened (and is never closed): they call context_free() themselves. */
 static int context_setup(URLContext *h, const char *uri)
 {
     VodUploadContext *c = h->priv_data;
@@ -563,56 +657,73 @@ static int context_setup(URLContext *h, const char *uri)
     }
     if (c->curl)
         return 0;
-    if ((ret = parse_url(c, uri)) < 0)
+    c->icb = h->interrupt_callback;
+    if ((ret = set_region(c)) < 0 || (ret = parse_url(c, uri)) < 0)
         return ret;
     if (!(c->curl = curl_easy_init()))
         return AVERROR(ENOMEM);
     return 0;
 }
 
-/* ETag (quoted hex) and Content-MD5 (base64) of an MD5 sum */
-static void md5_text(const uint8_t *sum, char *etag, int etag_size, char *b64, int b64_size)
+static void md5_hex(const uint8_t *sum, char *hex)
 {
-    char hex[33];
     ff_data_to_hex(hex, sum, 16, 1);
     hex[32] = 0;
-    snprintf(etag, etag_size, "\"%s\"", hex);
-    av_base64_encode(b64, b64_size, sum, 16);
+}
+
+/* An ETag compared with an MD5: without quotes, any case. */
+static int etag_is_md5(const char *etag, const uint8_t *sum)
+{
+    char hex[33];
+    size_t len = strlen(etag);
+    md5_hex(sum, hex);
+    if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
+        etag++;
+        len -= 2;
+    }
+    return len == 32 && !av_strncasecmp(etag, hex, 32);
 }
 
 /* ---- journal ---------------------------------------------------------------------------- */
 
-static int journal_write(VodUploadContext *c)
+/* The journal only saves work after a restart: when it cannot be written, go on without it. */
+static void journal_write(VodUploadContext *c)
 {
     AVBPrint bp;
-    char *tmp;
+    char *tmp = NULL, hex[33];
     int fd, ret = 0;
 
-    if (!c->journal)
-        return 0;
+    if (!c->journal || c->journal_off)
+        return;
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprintf(&bp, JOURNAL_MAGIC "\nurl %s/%s\nupload_id %s\n", c->endpoint, c->name, c->upload_id);
-    for (int i = 0; i < c->nb_parts && c->parts[i].etag[0]; i++)
-        av_bprintf(&bp, "part %d %"PRId64" %s\n", i + 1, c->parts[i].size, c->parts[i].etag);
+    for (int i = 0; i < c->nb_parts && c->parts[i].etag[0]; i++) {
+        md5_hex(c->parts[i].md5, hex);
+        av_bprintf(&bp, "part %d %"PRId64" %s %s\n", i + 1, c->parts[i].size, hex, c->parts[i].etag);
+    }
     tmp = av_asprintf("%s.tmp", c->journal);
     if (!tmp || !av_bprint_is_complete(&bp)) {
         ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    fd = avpriv_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || write(fd, bp.str, bp.len) != bp.len || fsync(fd) < 0) {
+    } else if ((fd = avpriv_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
         ret = AVERROR(errno);
-        if (fd >= 0)
-            close(fd);
-    } else if (close(fd) < 0 || rename(tmp, c->journal) < 0) {
-        ret = AVERROR(errno);
+    } else {
+        ssize_t n = write(fd, bp.str, bp.len);
+        if (n != bp.len)
+            ret = n < 0 ? AVERROR(errno) : AVERROR(EIO);
+        else if (fsync(fd) < 0)
+            ret = AVERROR(errno);
+        if (close(fd) < 0 && ret >= 0)
+            ret = AVERROR(errno);
+        if (ret >= 0 && rename(tmp, c->journal) < 0)
+            ret = AVERROR(errno);
     }
-    if (ret < 0)
-        av_log(c, AV_LOG_ERROR, "cannot write the journal %s: %s\n", c->journal, av_err2str(ret));
-end:
+    if (ret < 0) {
+        av_log(c, AV_LOG_WARNING, "cannot write the journal %s (%s): going on without it\n",
+               c->journal, av_err2str(ret));
+        c->journal_off = 1;
+    }
     av_free(tmp);
     av_bprint_finalize(&bp, NULL);
-    return ret;
 }
 
 static void journal_remove(VodUploadContext *c)
@@ -643,8 +754,8 @@ static int journal_read(VodUploadContext *c)
     snprintf(want, sizeof(want), "url %s/%s", c->endpoint, c->name);
     while (ok && fgets(line, sizeof(line), f)) {
         size_t len = strlen(line);
-        char id[512], etag[128];
-        int num, n;
+        char id[512], hex[64], etag[128];
+        int num, n = 0;
         int64_t size;
 
         if (!len || line[len - 1] != '\n') {
@@ -662,13 +773,16 @@ static int journal_read(VodUploadContext *c)
                  (c->upload_id = av_strdup(id));
         } else {
             Part *parts;
-            ok = sscanf(line, "part %d %"SCNd64" %127s%n", &num, &size, etag, &n) == 3 && !line[n] &&
-                 num == c->nb_resume + 1 && num <= MAX_PARTS && size > 0 && size <= MAX_PART_SIZE &&
-                 valid_token(etag, 78);
+            ok = sscanf(line, "part %d %"SCNd64" %63s %127s%n", &num, &size, hex, etag, &n) == 4 &&
+                 !line[n] && num == c->nb_resume + 1 && num <= MAX_PARTS && size > 0 &&
+                 size <= MAX_PART_SIZE && strlen(hex) == 32 &&
+                 strspn(hex, "0123456789abcdef") == 32 && valid_token(etag, 78);
             if (ok && (parts = av_realloc_array(c->resume, num, sizeof(*parts)))) {
+                Part *p = &parts[num - 1];
                 c->resume = parts;
-                c->resume[num - 1].size = size;
-                av_strlcpy(c->resume[num - 1].etag, etag, sizeof(parts->etag));
+                p->size = size;
+                ff_hex_to_data(p->md5, hex);
+                av_strlcpy(p->etag, etag, sizeof(p->etag));
                 c->nb_resume = num;
             } else {
                 ok = 0;
@@ -688,26 +802,29 @@ static int journal_read(VodUploadContext *c)
 }
 
 /* Keep only the journal's parts that the server lists with the same size and ETag. */
-static int resume_check(URLContext *h, VodUploadContext *c)
+static int resume_check(VodUploadContext *c)
 {
-    int marker = 0, kept = 0, ret;
+    int marker = 0, kept = 0, ret = 0;
     int *seen = av_calloc(FFMAX(c->nb_resume, 1), sizeof(*seen));
 
     if (!seen)
         return AVERROR(ENOMEM);
-    for (;;) {
+    /* at most MAX_PARTS parts, at least 1 per page: the marker must grow */
+    for (int page = 0; page <= MAX_PARTS; page++) {
         S3Request r;
         AVBPrint q;
         xmlDocPtr doc;
         xmlNodePtr root, n;
         char buf[128];
+        int next;
 
+        /* SigV4 with libcurl 7.88: query parameters sorted and encoded by us */
         av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
         av_bprintf(&q, "part-number-marker=%d&uploadId=", marker);
         uri_encode(&q, c->upload_id, 0);
         request_init(&r, "GET", c->bucket, c->key);
         r.query = q.str;
-        ret = av_bprint_is_complete(&q) ? s3_request(h, c, c->curl, &r, "ListParts", 1) : AVERROR(ENOMEM);
+        ret = av_bprint_is_complete(&q) ? s3_request(c, c->curl, &r, "ListParts", 1) : AVERROR(ENOMEM);
         av_bprint_finalize(&q, NULL);
         if (ret < 0) {
             av_bprint_finalize(&r.reply, NULL);
@@ -736,18 +853,25 @@ static int resume_check(URLContext *h, VodUploadContext *c)
             if (num >= 1 && num <= c->nb_resume && size == c->resume[num - 1].size &&
                 !strcmp(etag, c->resume[num - 1].etag))
                 seen[num - 1] = 1;
-            marker = FFMAX(marker, num);
         }
         xml_child_text(root, "IsTruncated", buf, sizeof(buf));
+        next = strcmp(buf, "true") ? 0 : (xml_child_text(root, "NextPartNumberMarker", buf, sizeof(buf)), atoi(buf));
         xmlFreeDoc(doc);
-        if (strcmp(buf, "true"))
+        if (!next)
             break;
+        if (next <= marker || next > MAX_PARTS) {
+            av_log(c, AV_LOG_ERROR, "ListParts %s: the part listing does not advance\n", c->name);
+            ret = AVERROR_INVALIDDATA;
+            break;
+        }
+        marker = next;
     }
     if (ret == AVERROR(ENOENT)) {
         av_log(c, AV_LOG_WARNING, "the journal's upload of %s no longer exists: starting a new "
                "upload\n", c->name);
         av_freep(&c->upload_id);
         c->nb_resume = 0;
+        journal_remove(c);
         ret = 0;
     }
     for (int i = 0; i < c->nb_resume; i++) {
@@ -762,9 +886,24 @@ static int resume_check(URLContext *h, VodUploadContext *c)
     return ret;
 }
 
+/* HEAD of an object (or of the bucket when key is ""); *size = Content-Length, -1 if absent */
+static int head(VodUploadContext *c, const char *key, int64_t *size, char *etag, int etag_size)
+{
+    S3Request r;
+    int ret;
+
+    request_init(&r, "HEAD", c->bucket, key);
+    ret = s3_request(c, c->curl, &r, *key ? "HeadObject" : "HeadBucket", 1);
+    av_bprint_finalize(&r.reply, NULL);
+    *size = r.length;
+    if (etag)
+        av_strlcpy(etag, r.etag, etag_size);
+    return ret;
+}
+
 /* ---- multipart upload ------------------------------------------------------------------- */
 
-static int initiate(URLContext *h, VodUploadContext *c, CURL *curl)
+static int initiate(VodUploadContext *c, CURL *curl)
 {
     S3Request r;
     xmlDocPtr doc;
@@ -775,7 +914,7 @@ static int initiate(URLContext *h, VodUploadContext *c, CURL *curl)
     request_init(&r, "POST", c->bucket, c->key);
     r.query        = "uploads=";
     r.content_type = c->content_type ? c->content_type : guess_content_type(c->key);
-    ret = s3_request(h, c, curl, &r, "CreateMultipartUpload", 0);
+    ret = s3_request(c, curl, &r, "CreateMultipartUpload", 0);
     doc  = ret < 0 ? NULL : xml_parse(&r.reply);
     root = doc ? xmlDocGetRootElement(doc) : NULL;
     xml_child_text(root, "UploadId", id, sizeof(id));
@@ -790,58 +929,62 @@ static int initiate(URLContext *h, VodUploadContext *c, CURL *curl)
     if (!(c->upload_id = av_strdup(id)))
         return AVERROR(ENOMEM);
     av_log(c, AV_LOG_VERBOSE, "multipart upload of %s started\n", c->name);
-    return journal_write(c) < 0 ? AVERROR(EIO) : 0;
+    journal_write(c);
+    return 0;
 }
 
 /* Upload part num (1-based) from data; skips it when the journal shows it is already there. */
-static int upload_part(URLContext *h, VodUploadContext *c, CURL *curl, int num,
-                       const uint8_t *data, int64_t size)
+static int upload_part(VodUploadContext *c, CURL *curl, int num, const uint8_t *data)
 {
+    Part *p = &c->parts[num - 1];
     S3Request r;
     AVBPrint q;
-    char etag[80], b64[32];
+    char b64[32];
     int64_t t0 = av_gettime_relative();
     int ret;
 
-    if (!c->upload_id && (ret = initiate(h, c, curl)) < 0)
+    if (!c->upload_id && (ret = initiate(c, curl)) < 0)
         return ret;
-    md5_text(c->parts[num - 1].md5, etag, sizeof(etag), b64, sizeof(b64));
-    if (num <= c->nb_resume && c->resume[num - 1].size == size &&
-        !strcmp(c->resume[num - 1].etag, etag)) {
+    if (num <= c->nb_resume && c->resume[num - 1].size == p->size &&
+        !memcmp(c->resume[num - 1].md5, p->md5, 16)) {
+        av_strlcpy(p->etag, c->resume[num - 1].etag, sizeof(p->etag));
         av_log(c, AV_LOG_VERBOSE, "part %d of %s is already uploaded\n", num, c->name);
-        goto done;
+        journal_write(c);
+        return 0;
     }
 
+    av_base64_encode(b64, sizeof(b64), p->md5, 16);
+    /* SigV4 with libcurl 7.88: query parameters sorted and encoded by us */
     av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprintf(&q, "partNumber=%d&uploadId=", num);
     uri_encode(&q, c->upload_id, 0);
     request_init(&r, "PUT", c->bucket, c->key);
     r.query       = q.str;
     r.body        = data;
-    r.body_size   = size;
+    r.body_size   = p->size;
     r.content_md5 = b64;
-    ret = av_bprint_is_complete(&q) ? s3_request(h, c, curl, &r, "UploadPart", 0) : AVERROR(ENOMEM);
+    ret = av_bprint_is_complete(&q) ? s3_request(c, curl, &r, "UploadPart", 0) : AVERROR(ENOMEM);
     av_bprint_finalize(&q, NULL);
     av_bprint_finalize(&r.reply, NULL);
     if (ret < 0)
         return ret;
-    if (av_strcasecmp(r.etag, etag)) {
-        av_log(c, AV_LOG_ERROR, "UploadPart %s: part %d came back with ETag %s, expected %s\n",
-               c->name, num, r.etag[0] ? r.etag : "(none)", etag);
+    if (!valid_token(r.etag, 78)) {
+        av_log(c, AV_LOG_ERROR, "UploadPart %s: part %d came back without an ETag\n", c->name, num);
         return AVERROR_INVALIDDATA;
     }
-    av_log(c, AV_LOG_VERBOSE, "part %d of %s: %"PRId64" bytes in %.3f s\n", num, c->name, size,
+    /* the server checked Content-MD5; an ETag that is no MD5 (SSE-KMS, ...) is not an error */
+    if (!etag_is_md5(r.etag, p->md5))
+        av_log(c, AV_LOG_DEBUG, "part %d of %s: ETag %s is not the MD5 of the part\n", num, c->name, r.etag);
+    av_strlcpy(p->etag, r.etag, sizeof(p->etag));
+    av_log(c, AV_LOG_VERBOSE, "part %d of %s: %"PRId64" bytes in %.3f s\n", num, c->name, p->size,
            (av_gettime_relative() - t0) / 1e6);
-done:
-    c->parts[num - 1].size = size;
-    av_strlcpy(c->parts[num - 1].etag, etag, sizeof(c->parts[num - 1].etag));
-    return journal_write(c) < 0 ? AVERROR(EIO) : 0;
+    journal_write(c);
+    return 0;
 }
 
 static void *worker_main(void *arg)
 {
-    URLContext *h = arg;
-    VodUploadContext *c = h->priv_data;
+    VodUploadContext *c = arg;
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
@@ -852,9 +995,9 @@ static void *worker_main(void *arg)
             break;
         num = c->job;
         pthread_mutex_unlock(&c->lock);
-        /* the caller's thread only touches c->spare, parts and upload_id while job != 0 is
-         * not set, so the worker owns them now */
-        ret = upload_part(NULL, c, c->worker_curl, num, c->spare, c->parts[num - 1].size);
+        /* while job != 0 the caller's thread does not touch spare, parts, upload_id or the
+         * journal: the worker owns them */
+        ret = upload_part(c, c->worker_curl, num, c->spare);
         pthread_mutex_lock(&c->lock);
         c->worker_err = ret;
         c->job = 0;
@@ -878,12 +1021,12 @@ static int worker_wait(VodUploadContext *c)
     return ret;
 }
 
-static int worker_start(URLContext *h, VodUploadContext *c)
+static int worker_start(VodUploadContext *c)
 {
     int ret;
     if (c->worker_started)
         return 0;
-    if (!(c->worker_curl = curl_easy_init()))
+    if (!c->worker_curl && !(c->worker_curl = curl_easy_init()))
         return AVERROR(ENOMEM);
     if ((ret = pthread_mutex_init(&c->lock, NULL)))
         return AVERROR(ret);
@@ -891,7 +1034,7 @@ static int worker_start(URLContext *h, VodUploadContext *c)
         pthread_mutex_destroy(&c->lock);
         return AVERROR(ret);
     }
-    if ((ret = pthread_create(&c->worker, NULL, worker_main, h))) {
+    if ((ret = pthread_create(&c->worker, NULL, worker_main, c))) {
         pthread_cond_destroy(&c->cond);
         pthread_mutex_destroy(&c->lock);
         return AVERROR(ret);
@@ -927,7 +1070,7 @@ static int hand_off(URLContext *h, VodUploadContext *c)
                c->name, MAX_PARTS);
         return AVERROR(EFBIG);
     }
-    if ((ret = worker_start(h, c)) < 0 || (ret = worker_wait(c)) < 0)
+    if ((ret = worker_start(c)) < 0 || (ret = worker_wait(c)) < 0)
         return ret;
     if (!c->spare && !(c->spare = av_malloc(c->part_size)))
         return AVERROR(ENOMEM);
@@ -955,10 +1098,31 @@ static int hand_off(URLContext *h, VodUploadContext *c)
     return 0;
 }
 
-static int complete(URLContext *h, VodUploadContext *c)
+/* The multipart ETag S3 gives a completed object: MD5 of the parts' MD5s, then "-N". */
+static void multipart_etag(VodUploadContext *c, char *etag, int size)
+{
+    struct AVMD5 *md5 = av_md5_alloc();
+    uint8_t sum[16];
+    char hex[33];
+
+    etag[0] = 0;
+    if (!md5)
+        return;
+    av_md5_init(md5);
+    for (int i = 0; i < c->nb_parts; i++)
+        av_md5_update(md5, c->parts[i].md5, 16);
+    av_md5_final(md5, sum);
+    av_free(md5);
+    md5_hex(sum, hex);
+    snprintf(etag, size, "\"%s-%d\"", hex, c->nb_parts);
+}
+
+static int complete(VodUploadContext *c)
 {
     S3Request r;
     AVBPrint body, q;
+    xmlDocPtr doc;
+    xmlNodePtr root;
     int ret;
 
     av_bprint_init(&body, 0, AV_BPRINT_SIZE_UNLIMITED);
@@ -975,23 +1139,41 @@ static int complete(URLContext *h, VodUploadContext *c)
     r.body         = body.str;
     r.body_size    = body.len;
     r.content_type = "application/xml";
+    r.error_in_200 = 1;
     if (!av_bprint_is_complete(&body) || !av_bprint_is_complete(&q)) {
         ret = AVERROR(ENOMEM);
-    } else {
-        char code[64], msg[256];
-        ret = s3_request(h, c, c->curl, &r, "CompleteMultipartUpload", 0);
-        if (ret >= 0 && reply_is_error(&r, code, sizeof(code), msg, sizeof(msg))) {
-            av_log(c, AV_LOG_ERROR, "CompleteMultipartUpload %s: %s: %s\n", c->name, code, msg);
-            ret = AVERROR(EIO);
-        }
+        goto end;
     }
+    ret = s3_request(c, c->curl, &r, "CompleteMultipartUpload", 0);
+    if (ret == AVERROR_HTTP_NOT_FOUND && !strcmp(r.code, "NoSuchUpload")) {
+        /* an earlier attempt may have completed it and lost the reply */
+        char want[80], etag[80];
+        int64_t size;
+        multipart_etag(c, want, sizeof(want));
+        if (head(c, c->key, &size, etag, sizeof(etag)) >= 0 && !av_strcasecmp(etag, want)) {
+            av_log(c, AV_LOG_VERBOSE, "%s was completed by an earlier attempt\n", c->name);
+            ret = 0;
+        }
+        goto end;
+    }
+    if (ret < 0)
+        goto end;
+    doc  = xml_parse(&r.reply);
+    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root || strcmp((const char *)root->name, "CompleteMultipartUploadResult")) {
+        av_log(c, AV_LOG_ERROR, "CompleteMultipartUpload %s: the reply is not a "
+               "CompleteMultipartUploadResult\n", c->name);
+        ret = AVERROR_INVALIDDATA;
+    }
+    xmlFreeDoc(doc);
+end:
     av_bprint_finalize(&r.reply, NULL);
     av_bprint_finalize(&body, NULL);
     av_bprint_finalize(&q, NULL);
     return ret;
 }
 
-static int abort_upload(URLContext *h, VodUploadContext *c, int replaced)
+static int abort_upload(VodUploadContext *c, int replaced)
 {
     S3Request r;
     AVBPrint q;
@@ -1002,7 +1184,7 @@ static int abort_upload(URLContext *h, VodUploadContext *c, int replaced)
     uri_encode(&q, c->upload_id, 0);
     request_init(&r, "DELETE", c->bucket, c->key);
     r.query = q.str;
-    ret = av_bprint_is_complete(&q) ? s3_request(h, c, c->curl, &r, "AbortMultipartUpload", 1) :
+    ret = av_bprint_is_complete(&q) ? s3_request(c, c->curl, &r, "AbortMultipartUpload", 1) :
                                       AVERROR(ENOMEM);
     if (ret == AVERROR(ENOENT))
         ret = 0;
@@ -1021,43 +1203,50 @@ static int abort_upload(URLContext *h, VodUploadContext *c, int replaced)
     return 0;
 }
 
-static int put_object(URLContext *h, VodUploadContext *c)
+/*
+ * After a failure: abort the multipart upload, unless a journal can resume it and the failure
+ * may pass (the server unreachable or failing, not a 4xx answer about the request itself).
+ */
+static void give_up(VodUploadContext *c, int err)
+{
+    int definite = err == AVERROR_HTTP_BAD_REQUEST || err == AVERROR_HTTP_UNAUTHORIZED ||
+                   err == AVERROR_HTTP_FORBIDDEN || err == AVERROR_HTTP_NOT_FOUND ||
+                   err == AVERROR_HTTP_OTHER_4XX || err == AVERROR_INVALIDDATA ||
+                   err == AVERROR(ESPIPE) || err == AVERROR(EFBIG);
+
+    if (!c->upload_id)
+        return;
+    if (c->journal && !c->journal_off && !definite) {
+        av_log(c, AV_LOG_WARNING, "multipart upload %s of %s kept: a writer started with the "
+               "journal %s resumes it\n", c->upload_id, c->name, c->journal);
+        return;
+    }
+    abort_upload(c, 0);
+}
+
+static int put_object(VodUploadContext *c)
 {
     S3Request r;
-    char etag[80], b64[32];
+    char b64[32];
     uint8_t sum[16];
     int ret;
 
     av_md5_final(c->md5, sum);
-    md5_text(sum, etag, sizeof(etag), b64, sizeof(b64));
+    av_base64_encode(b64, sizeof(b64), sum, 16);
     request_init(&r, "PUT", c->bucket, c->key);
-    r.body         = c->fill ? c->fill : (const uint8_t *)"";
+    r.body         = c->fill;
     r.body_size    = c->fill_len;
     r.content_md5  = b64;
     r.content_type = c->content_type ? c->content_type : guess_content_type(c->key);
-    ret = s3_request(h, c, c->curl, &r, "PutObject", 0);
+    ret = s3_request(c, c->curl, &r, "PutObject", 0);
     av_bprint_finalize(&r.reply, NULL);
-    if (ret >= 0 && r.etag[0] && av_strcasecmp(r.etag, etag)) {
-        av_log(c, AV_LOG_ERROR, "PutObject %s: stored with ETag %s, expected %s\n", c->name, r.etag, etag);
-        return AVERROR_INVALIDDATA;
-    }
+    if (ret >= 0 && r.etag[0] && !etag_is_md5(r.etag, sum))
+        av_log(c, AV_LOG_DEBUG, "%s: ETag %s is not the MD5 of the object\n", c->name, r.etag);
     return ret;
 }
 
 /* ---- URLProtocol ------------------------------------------------------------------------ */
 
-static int64_t object_size(URLContext *h, VodUploadContext *c, const char *key)
-{
-    S3Request r;
-    int ret;
-
-    request_init(&r, "HEAD", c->bucket, key);
-    ret = s3_request(h, c, c->curl, &r, *key ? "HeadObject" : "HeadBucket", 1);
-    av_bprint_finalize(&r.reply, NULL);
-    if (ret < 0)
-        return ret;
-    return r.length;
-}
 
 static int vodupload_open(URLContext *h, const char *uri, int flags, AVDictionary **options)
 {
@@ -1065,33 +1254,43 @@ static int vodupload_open(URLContext *h, const char *uri, int flags, AVDictionar
     int ret;
 
     if ((ret = context_setup(h, uri)) < 0)
-        return ret;
+        goto fail;
+    ret = AVERROR(EINVAL);
     if (!c->key[0] || c->key[strlen(c->key) - 1] == '/') {
         av_log(h, AV_LOG_ERROR, "%s: the URL names no object\n", c->name);
-        return AVERROR(EINVAL);
+        goto fail;
     }
     if ((flags & AVIO_FLAG_READ) && (flags & AVIO_FLAG_WRITE)) {
         av_log(h, AV_LOG_ERROR, "an object is opened either for reading or for writing\n");
-        return AVERROR(EINVAL);
+        goto fail;
     }
 
     if (flags & AVIO_FLAG_READ) {
-        int64_t size = object_size(h, c, c->key);
-        if (size < 0)
-            return size;
-        c->size = size;
+        if ((ret = head(c, c->key, &c->size, c->read_etag, sizeof(c->read_etag))) < 0)
+            goto fail;
+        if (c->size < 0) {
+            av_log(h, AV_LOG_ERROR, "HeadObject %s: the reply has no Content-Length\n", c->name);
+            ret = AVERROR_INVALIDDATA;
+            goto fail;
+        }
+        ret = AVERROR(ENOMEM);
         if (!(c->rbuf = av_malloc(READ_CHUNK)))
-            return AVERROR(ENOMEM);
+            goto fail;
         return 0;
     }
 
     h->is_streamed = 1;
+    ret = AVERROR(ENOMEM);
     if (!(c->fill = av_malloc(c->part_size)) || !(c->md5 = av_md5_alloc()))
-        return AVERROR(ENOMEM);
+        goto fail;
     av_md5_init(c->md5);
-    if (journal_read(c) && (ret = resume_check(h, c)) < 0)
-        return ret;
+    if (journal_read(c) && (ret = resume_check(c)) < 0)
+        goto fail;
     return 0;
+fail:
+    /* url_close is not called for a context whose open failed */
+    context_free(c);
+    return ret;
 }
 
 static int vodupload_write(URLContext *h, const unsigned char *buf, int size)
@@ -1131,48 +1330,34 @@ static int vodupload_close(URLContext *h)
         worker_stop(c);
 
         if (c->failed) {
-            if (c->upload_id)
-                abort_upload(h, c, 0);
+            give_up(c, c->failed);
             av_log(h, AV_LOG_ERROR, "%s was not stored\n", c->name);
             ret = c->failed;
         } else if (c->nb_parts) {
-            ret = complete(h, c);
+            ret = complete(c);
             if (ret < 0) {
-                abort_upload(h, c, 0);
+                give_up(c, ret);
+                av_log(h, AV_LOG_ERROR, "%s was not stored\n", c->name);
             } else {
                 journal_remove(c);
                 av_log(h, AV_LOG_VERBOSE, "stored %s: %"PRId64" bytes in %d parts\n",
                        c->name, c->written, c->nb_parts);
             }
         } else if (!c->written) {
-            av_log(h, AV_LOG_VERBOSE, "nothing was written to %s: no object stored\n", c->name);
+            av_log(h, AV_LOG_VERBOSE, "nothing was written to %s: no object stored, an existing "
+                   "one is left as it was\n", c->name);
         } else {
             /* a journaled upload of a larger object is replaced by one PUT */
             if (c->upload_id)
-                abort_upload(h, c, 1);
-            ret = put_object(h, c);
+                abort_upload(c, 1);
+            ret = put_object(c);
             if (ret >= 0)
                 av_log(h, AV_LOG_VERBOSE, "stored %s: %"PRId64" bytes\n", c->name, c->written);
             else
                 av_log(h, AV_LOG_ERROR, "%s was not stored\n", c->name);
         }
     }
-
-    if (c->worker_curl)
-        curl_easy_cleanup(c->worker_curl);
-    if (c->curl)
-        curl_easy_cleanup(c->curl);
-    av_freep(&c->fill);
-    av_freep(&c->spare);
-    av_freep(&c->md5);
-    av_freep(&c->parts);
-    av_freep(&c->resume);
-    av_freep(&c->rbuf);
-    av_freep(&c->upload_id);
-    av_freep(&c->endpoint);
-    av_freep(&c->bucket);
-    av_freep(&c->key);
-    av_freep(&c->name);
+    context_free(c);
     return ret;
 }
 
@@ -1193,7 +1378,8 @@ static int vodupload_read(URLContext *h, unsigned char *buf, int size)
         r.range_start = c->pos;
         r.range_end   = end;
         r.reply_max   = READ_CHUNK;
-        ret = s3_request(h, c, c->curl, &r, "GetObject", 0);
+        r.if_match    = c->read_etag;
+        ret = s3_request(c, c->curl, &r, "GetObject", 0);
         if (ret >= 0 && (r.reply.len != end - c->pos + 1 || !av_bprint_is_complete(&r.reply))) {
             av_log(h, AV_LOG_ERROR, "GetObject %s: %u bytes instead of %"PRId64" (object changed?)\n",
                    c->name, r.reply.len, end - c->pos + 1);
@@ -1251,20 +1437,21 @@ static int64_t vodupload_seek(URLContext *h, int64_t pos, int whence)
 static int vodupload_check(URLContext *h, int mask)
 {
     VodUploadContext *c = h->priv_data;
-    int64_t ret;
+    int64_t size;
+    int ret;
 
-    if ((ret = context_setup(h, h->filename)) < 0)
-        return ret;
-    if (!c->key[0] || c->key[strlen(c->key) - 1] == '/')
-        ret = object_size(h, c, "");         /* a "folder": the bucket must exist */
-    else
-        ret = object_size(h, c, c->key);
-    if (ret < 0)
-        return ret;
-    return mask & (AVIO_FLAG_READ | AVIO_FLAG_WRITE);
+    if ((ret = context_setup(h, h->filename)) >= 0) {
+        /* a "folder" (no key, or a key ending in '/'): the bucket must exist */
+        if (!c->key[0] || c->key[strlen(c->key) - 1] == '/')
+            ret = head(c, "", &size, NULL, 0);
+        else
+            ret = head(c, c->key, &size, NULL, 0);
+    }
+    context_free(c);
+    return ret < 0 ? ret : mask & (AVIO_FLAG_READ | AVIO_FLAG_WRITE);
 }
 
-static int vodupload_delete(URLContext *h)
+static int delete_object(URLContext *h)
 {
     VodUploadContext *c = h->priv_data;
     S3Request r;
@@ -1277,12 +1464,19 @@ static int vodupload_delete(URLContext *h)
         return AVERROR(EINVAL);
     }
     request_init(&r, "DELETE", c->bucket, c->key);
-    ret = s3_request(h, c, c->curl, &r, "DeleteObject", 1);
+    ret = s3_request(c, c->curl, &r, "DeleteObject", 1);
     av_bprint_finalize(&r.reply, NULL);
     return ret;
 }
 
-static int vodupload_move(URLContext *h_src, URLContext *h_dst)
+static int vodupload_delete(URLContext *h)
+{
+    int ret = delete_object(h);
+    context_free(h->priv_data);
+    return ret;
+}
+
+static int move_object(URLContext *h_src, URLContext *h_dst)
 {
     VodUploadContext *src = h_src->priv_data, *dst = h_dst->priv_data;
     S3Request r;
@@ -1300,6 +1494,8 @@ static int vodupload_move(URLContext *h_src, URLContext *h_dst)
         av_log(h_src, AV_LOG_ERROR, "cannot move %s to another server\n", src->name);
         return AVERROR(EXDEV);
     }
+    if (!strcmp(src->name, dst->name))
+        return 0;
     av_bprint_init(&cs, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprint_chars(&cs, '/', 1);
     uri_encode(&cs, src->bucket, 0);
@@ -1307,14 +1503,23 @@ static int vodupload_move(URLContext *h_src, URLContext *h_dst)
     uri_encode(&cs, src->key, 1);
     request_init(&r, "PUT", dst->bucket, dst->key);
     r.copy_source  = cs.str;
+    r.error_in_200 = 1;
     r.content_type = dst->content_type ? dst->content_type : guess_content_type(dst->key);
-    ret = av_bprint_is_complete(&cs) ? s3_request(h_dst, dst, dst->curl, &r, "CopyObject", 0) :
+    ret = av_bprint_is_complete(&cs) ? s3_request(dst, dst->curl, &r, "CopyObject", 0) :
                                        AVERROR(ENOMEM);
     av_bprint_finalize(&r.reply, NULL);
     av_bprint_finalize(&cs, NULL);
     if (ret < 0)
         return ret;
-    return vodupload_delete(h_src);
+    return delete_object(h_src);
+}
+
+static int vodupload_move(URLContext *h_src, URLContext *h_dst)
+{
+    int ret = move_object(h_src, h_dst);
+    context_free(h_src->priv_data);
+    context_free(h_dst->priv_data);
+    return ret;
 }
 
 #define OFFSET(x) offsetof(VodUploadContext, x)
@@ -1323,7 +1528,7 @@ static int vodupload_move(URLContext *h_src, URLContext *h_dst)
 static const AVOption vodupload_options[] = {
     { "access_key",   "S3 access key id (default: $AWS_ACCESS_KEY_ID)", OFFSET(access_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E|D },
     { "secret_key",   "S3 secret access key (default: $AWS_SECRET_ACCESS_KEY)", OFFSET(secret_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E|D },
-    { "region",       "region in the SigV4 signature", OFFSET(region), AV_OPT_TYPE_STRING, { .str = "us-east-1" }, 0, 0, E|D },
+    { "region",       "region in the SigV4 signature (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)", OFFSET(region), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E|D },
     { "part_size",    "bytes per part of a multipart upload", OFFSET(part_size), AV_OPT_TYPE_INT64, { .i64 = 8LL << 20 }, MIN_PART_SIZE, MAX_PART_SIZE, E },
     { "max_retries",  "retries of a request after a connection error, timeout or 5xx", OFFSET(max_retries), AV_OPT_TYPE_INT, { .i64 = 5 }, 0, 100, E|D },
     { "retry_delay",  "delay before the first retry, doubled for each next one", OFFSET(retry_delay), AV_OPT_TYPE_DURATION, { .i64 = 1000000 }, 0, MAX_RETRY_DELAY, E|D },

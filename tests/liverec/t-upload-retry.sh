@@ -3,7 +3,8 @@
 # stopped mid-upload and back within the retry window, vodupload retries with backoff and the
 # object is complete (same MD5). When it stays away past the retries, the write fails with an
 # error, the multipart upload is aborted once the server answers again (none is left listed) and
-# no object appears.
+# no object appears. With journal=FILE the same failure keeps the upload instead, and the next
+# writer with that journal resumes it once the server is back.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 lr_init upload-retry
@@ -69,4 +70,24 @@ grep -q "multipart upload of rec/b.bin aborted: no object was stored" "$LR_DIR/b
 lr_s3_get rec b.bin "$LR_DIR/b.back" && lr_fail "an object was stored after a failed upload"
 [ -z "$(lr_s3_uploads rec)" ] || lr_fail "a multipart upload is left: $(lr_s3_uploads rec)"
 lr_log "server away past the retries: ffmpeg failed ($(grep -o -m1 'UploadPart [^ ]* failed after [0-9]* attempts: [^[]*' "$LR_DIR/b.log")), upload aborted, no object"
+
+writer "$LR_DIR/b.bin" c.bin c.log -retry_delay 1 -max_retries 3 -journal "$LR_DIR/c.journal"
+w=$LR_LAST_PID
+wait_log c.log "part 1 of rec/c.bin" 20
+lr_s3_stop_proxy
+wait_log c.log "UploadPart rec/c.bin failed after 4 attempts" 30
+lr_wait_pid $w 30 && lr_fail "the journaled writer reported success for an upload that failed"
+grep -q "multipart upload .* of rec/c.bin kept: a writer started with the journal" "$LR_DIR/c.log" ||
+    lr_fail "the journaled upload was not kept"
+[ -s "$LR_DIR/c.journal" ] || lr_fail "the journal is gone"
+lr_s3_restart_proxy
+[ "$(lr_s3_uploads rec | wc -l)" = 1 ] || lr_fail "the kept upload is not listed: $(lr_s3_uploads rec)"
+"$LR_FFMPEG" -hide_banner -nostdin -v verbose -f data -i "$LR_DIR/b.bin" -map 0 -c copy -f data \
+    -part_size 5Mi -journal "$LR_DIR/c.journal" "$url/c.bin" > "$LR_DIR/c2.log" 2>&1 ||
+    lr_fail "the writer resuming with the journal failed"
+grep -q "resuming the upload of rec/c.bin" "$LR_DIR/c2.log" || lr_fail "the journaled upload was not resumed"
+lr_s3_get rec c.bin "$LR_DIR/c.back" || lr_fail "the resumed object is missing"
+[ "$(md5 "$LR_DIR/b.bin")" = "$(md5 "$LR_DIR/c.back")" ] || lr_fail "the resumed object differs"
+[ -z "$(lr_s3_uploads rec)" ] || lr_fail "an upload is left: $(lr_s3_uploads rec)"
+lr_log "with a journal the failed upload was kept and the next writer completed it ($(grep -c 'already uploaded' "$LR_DIR/c2.log") parts reused)"
 lr_pass
