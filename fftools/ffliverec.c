@@ -1,0 +1,244 @@
+/*
+ * ffliverec: record live streams by templates, rules and tasks
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/**
+ * @file
+ * ffliverec: the recording model of DESIGN.md section 3 on top of the liverec muxers and the
+ * vodupload protocol. This file holds the command line; the configuration (XML validated against
+ * liverec/schema/liverec.xsd, rule matching) is in ffliverec_config.c.
+ */
+
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "libavutil/avstring.h"
+#include "libavutil/bprint.h"
+#include "libavutil/mem.h"
+#include "libavutil/parseutils.h"
+#include "libavutil/time.h"
+#include "libavformat/avformat.h"
+
+#include "cmdutils.h"
+#include "ffliverec.h"
+#include "opt_common.h"
+
+const char program_name[] = "ffliverec";
+const int program_birth_year = 2026;
+
+typedef struct LiveRecOptions {
+    char *config;
+    char *match;
+    char *now;
+    int   check;
+} LiveRecOptions;
+
+static LiveRecOptions opts;
+
+static const OptionDef options[] = {
+    CMDUTILS_COMMON_OPTIONS
+    { "config", OPT_TYPE_STRING, 0, { &opts.config }, "recording configuration (XML)", "file" },
+    { "check",  OPT_TYPE_BOOL,   0, { &opts.check },  "validate the configuration and exit" },
+    { "match",  OPT_TYPE_STRING, 0, { &opts.match },
+      "print which rule, template and tasks apply to a stream, and why", "domain/app/stream" },
+    { "now",    OPT_TYPE_STRING, OPT_EXPERT, { &opts.now },
+      "take this date (Unix seconds or ISO 8601) as the current time", "date" },
+    { NULL, },
+};
+
+static void show_usage(void)
+{
+    av_log(NULL, AV_LOG_INFO, "Record live streams by templates, rules and tasks\n");
+    av_log(NULL, AV_LOG_INFO, "usage: %s -config FILE [-check | -match DOMAIN/APP/STREAM]\n",
+           program_name);
+    av_log(NULL, AV_LOG_INFO, "\n");
+}
+
+void show_help_default(const char *opt, const char *arg)
+{
+    show_usage();
+    show_help_options(options, "Main options:", 0, OPT_EXPERT);
+    show_help_options(options, "Advanced options:", OPT_EXPERT, 0);
+}
+
+static int parse_now(int64_t *now)
+{
+    int64_t us;
+
+    if (!opts.now) {
+        *now = av_gettime() / 1000000;
+        return 0;
+    }
+    if (opts.now[strspn(opts.now, "0123456789")] == 0 && *opts.now) {
+        *now = strtoll(opts.now, NULL, 10);
+        return 0;
+    }
+    if (av_parse_time(&us, opts.now, 0) < 0) {
+        av_log(NULL, AV_LOG_ERROR, "-now '%s' is not a date\n", opts.now);
+        return AVERROR(EINVAL);
+    }
+    *now = us / 1000000;
+    return 0;
+}
+
+static void print_template(AVBPrint *bp, const LiveRecTemplate *t)
+{
+    int any = 0;
+
+    av_bprintf(bp, "template %"PRId64" '%s' (line %d): ", t->id, t->name, t->line);
+    if (!ff_liverec_template_records(t)) {
+        av_bprintf(bp, "no format enabled: the stream is NOT recorded\n");
+        return;
+    }
+    for (int f = 0; f < LIVEREC_NB_FORMATS; f++) {
+        const LiveRecFormatParam *p = &t->param[f];
+        if (!p->present || !p->enable)
+            continue;
+        av_bprintf(bp, "%s%s", any++ ? ", " : "records ", ff_liverec_format_names[f]);
+        if (f == LIVEREC_HLS)
+            av_bprintf(bp, " (spliced across interruptions up to %d s)", t->flow_continue_duration);
+        else
+            av_bprintf(bp, " (a file every %d s)", p->record_interval);
+        if (p->storage_time)
+            av_bprintf(bp, " kept %"PRId64" s", p->storage_time);
+    }
+    av_bprintf(bp, "\n");
+}
+
+static int do_match(const LiveRecConfig *cfg, int64_t now)
+{
+    const char *names[3] = { 0 };
+    char *copy = av_strdup(opts.match), *p, *slash;
+    const LiveRecRule *rule;
+    AVBPrint bp, why;
+    int ret = 0, nb_tasks = 0;
+
+    if (!copy)
+        return AVERROR(ENOMEM);
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprint_init(&why, 0, AV_BPRINT_SIZE_AUTOMATIC);
+    /* DOMAIN/APP/STREAM */
+    p = copy;
+    for (int i = 0; i < 3; i++) {
+        names[i] = p;
+        slash = i < 2 ? strchr(p, '/') : NULL;
+        if (i < 2 && !slash) {
+            av_log(NULL, AV_LOG_ERROR, "-match '%s': expected DOMAIN/APP/STREAM\n", opts.match);
+            ret = AVERROR(EINVAL);
+            goto end;
+        }
+        if (slash) {
+            *slash = 0;
+            p = slash + 1;
+        }
+    }
+    if (ff_liverec_check_stream_name(names[0], "domain", &why) < 0 ||
+        ff_liverec_check_stream_name(names[1], "app", &why) < 0 ||
+        ff_liverec_check_stream_name(names[2], "stream", &why) < 0) {
+        av_log(NULL, AV_LOG_ERROR, "-match: %s\n", why.str);
+        ret = AVERROR(EINVAL);
+        goto end;
+    }
+
+    av_bprintf(&bp, "stream %s/%s/%s\nrules:\n", names[0], names[1], names[2]);
+    rule = ff_liverec_match_rule(cfg, names[0], names[1], names[2], &bp);
+    if (rule) {
+        av_bprintf(&bp, "rule on line %d wins (priority %d, app %s)\n", rule->line,
+                   ff_liverec_rule_priority(rule), *rule->app ? "exact" : "any");
+        print_template(&bp, ff_liverec_find_template(cfg, rule->template_id));
+    } else {
+        av_bprintf(&bp, "no rule matches: no template records the stream\n");
+    }
+
+    for (int i = 0; i < cfg->nb_tasks; i++) {
+        const LiveRecTask *t = &cfg->tasks[i];
+        const char *state;
+        if (!ff_liverec_task_matches(t, names[0], names[1], names[2]))
+            continue;
+        state = t->end_time <= now ? "ended" :
+                t->start_time != INT64_MIN && t->start_time > now ? "waiting for its StartTime" :
+                "active now";
+        av_bprintf(&bp, "task '%s' (line %d), %s: ", t->id, t->line, state);
+        print_template(&bp, ff_liverec_find_template(cfg, t->template_id));
+        nb_tasks++;
+    }
+    if (!nb_tasks)
+        av_bprintf(&bp, "no task for this stream\n");
+    if (!av_bprint_is_complete(&bp)) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    fputs(bp.str, stdout);
+end:
+    av_bprint_finalize(&bp, NULL);
+    av_bprint_finalize(&why, NULL);
+    av_free(copy);
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    LiveRecConfig *cfg = NULL;
+    int64_t now;
+    int ret;
+
+    init_dynload();
+    av_log_set_flags(AV_LOG_SKIP_REPEATED);
+    parse_loglevel(argc, argv, options);
+    show_banner(argc, argv, options);
+
+    ret = parse_options(NULL, argc, argv, options, NULL);
+    if (ret < 0) {
+        ret = ret == AVERROR_EXIT ? 0 : ret;
+        goto end;
+    }
+    if (!opts.config) {
+        show_usage();
+        av_log(NULL, AV_LOG_ERROR, "Use -config FILE; -h for all options, 'man %s' for more.\n",
+               program_name);
+        ret = AVERROR(EINVAL);
+        goto end;
+    }
+    if ((ret = parse_now(&now)) < 0)
+        goto end;
+    if ((ret = ff_liverec_config_load(&cfg, opts.config, now)) < 0)
+        goto end;
+
+    if (opts.match) {
+        ret = do_match(cfg, now);
+    } else if (opts.check) {
+        printf("%s: valid: %d templates, %d rules, %d tasks%s%s\n", opts.config,
+               cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks,
+               cfg->storage_endpoint ? ", storage" : "", cfg->callback_url ? ", callbacks" : "");
+    } else {
+        av_log(NULL, AV_LOG_ERROR, "nothing to do: use -check or -match DOMAIN/APP/STREAM\n");
+        ret = AVERROR(EINVAL);
+    }
+
+end:
+    ff_liverec_config_free(&cfg);
+    av_freep(&opts.config);
+    av_freep(&opts.match);
+    av_freep(&opts.now);
+    uninit_opts();
+    return ret < 0;
+}
