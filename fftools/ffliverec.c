@@ -28,6 +28,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,9 +51,21 @@ typedef struct LiveRecOptions {
     char *match;
     char *now;
     int   check;
+    char *domain, *app, *stream;
+    char *input;
+    char *spool;
+    int64_t rw_timeout;
 } LiveRecOptions;
 
-static LiveRecOptions opts;
+static LiveRecOptions opts = { .rw_timeout = 3000000 };
+
+/* set by SIGINT/SIGTERM: sessions end cleanly (files finalized) */
+static volatile int received_signal;
+
+static void signal_handler(int sig)
+{
+    received_signal = sig;
+}
 
 static const OptionDef options[] = {
     CMDUTILS_COMMON_OPTIONS
@@ -62,14 +75,25 @@ static const OptionDef options[] = {
       "print which rule, template and tasks apply to a stream, and why", "domain/app/stream" },
     { "now",    OPT_TYPE_STRING, OPT_EXPERT, { &opts.now },
       "take this date (Unix seconds or ISO 8601) as the current time", "date" },
+    { "domain", OPT_TYPE_STRING, 0, { &opts.domain }, "push domain of the stream to record", "name" },
+    { "app",    OPT_TYPE_STRING, 0, { &opts.app },    "app of the stream to record", "name" },
+    { "stream", OPT_TYPE_STRING, 0, { &opts.stream }, "name of the stream to record", "name" },
+    { "i",      OPT_TYPE_STRING, 0, { &opts.input },
+      "input URL (default: the configuration's Origin PullUrl)", "url" },
+    { "spool",  OPT_TYPE_STRING, 0, { &opts.spool },
+      "folder the recordings are written into (default: spool)", "folder" },
+    { "rw_timeout", OPT_TYPE_TIME, OPT_EXPERT, { &opts.rw_timeout },
+      "time without data after which a push counts as interrupted (default 3 s)", "duration" },
     { NULL, },
 };
 
 static void show_usage(void)
 {
     av_log(NULL, AV_LOG_INFO, "Record live streams by templates, rules and tasks\n");
-    av_log(NULL, AV_LOG_INFO, "usage: %s -config FILE [-check | -match DOMAIN/APP/STREAM]\n",
-           program_name);
+    av_log(NULL, AV_LOG_INFO, "usage: %s -config FILE -check\n"
+           "       %s -config FILE -match DOMAIN/APP/STREAM\n"
+           "       %s -config FILE -domain DOMAIN -app APP -stream STREAM [-i URL] [-spool FOLDER]\n",
+           program_name, program_name, program_name);
     av_log(NULL, AV_LOG_INFO, "\n");
 }
 
@@ -195,6 +219,38 @@ end:
     return ret;
 }
 
+static int do_record(const LiveRecConfig *cfg)
+{
+    LiveRecSessionOptions so = {
+        .domain     = opts.domain ? opts.domain : "",
+        .app        = opts.app    ? opts.app    : "",
+        .stream     = opts.stream ? opts.stream : "",
+        .input      = opts.input,
+        .spool      = opts.spool  ? opts.spool  : "spool",
+        .rw_timeout = opts.rw_timeout,
+        .stop       = &received_signal,
+    };
+    AVBPrint why;
+    int ret = 0;
+
+    av_bprint_init(&why, 0, AV_BPRINT_SIZE_AUTOMATIC);
+    if (ff_liverec_check_stream_name(so.domain, "-domain", &why) < 0 ||
+        ff_liverec_check_stream_name(so.app, "-app", &why) < 0 ||
+        ff_liverec_check_stream_name(so.stream, "-stream", &why) < 0) {
+        av_log(NULL, AV_LOG_ERROR, "%s\n", why.str);
+        ret = AVERROR(EINVAL);
+    }
+    av_bprint_finalize(&why, NULL);
+    if (ret < 0)
+        return ret;
+    signal(SIGINT, signal_handler);
+    signal(SIGTERM, signal_handler);
+    avformat_network_init();
+    ret = ff_liverec_session_run(cfg, &so);
+    avformat_network_deinit();
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     LiveRecConfig *cfg = NULL;
@@ -225,12 +281,15 @@ int main(int argc, char **argv)
 
     if (opts.match) {
         ret = do_match(cfg, now);
+    } else if (opts.domain || opts.app || opts.stream) {
+        ret = do_record(cfg);
     } else if (opts.check) {
         printf("%s: valid: %d templates, %d rules, %d tasks%s%s\n", opts.config,
                cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks,
                cfg->storage_endpoint ? ", storage" : "", cfg->callback_url ? ", callbacks" : "");
     } else {
-        av_log(NULL, AV_LOG_ERROR, "nothing to do: use -check or -match DOMAIN/APP/STREAM\n");
+        av_log(NULL, AV_LOG_ERROR, "nothing to do: use -check, -match DOMAIN/APP/STREAM or "
+               "-domain D -app A -stream S\n");
         ret = AVERROR(EINVAL);
     }
 
@@ -239,6 +298,11 @@ end:
     av_freep(&opts.config);
     av_freep(&opts.match);
     av_freep(&opts.now);
+    av_freep(&opts.domain);
+    av_freep(&opts.app);
+    av_freep(&opts.stream);
+    av_freep(&opts.input);
+    av_freep(&opts.spool);
     uninit_opts();
     return ret < 0;
 }

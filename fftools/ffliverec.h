@@ -131,4 +131,21 @@ int ff_liverec_rule_priority(const LiveRecRule *r);
 int ff_liverec_task_matches(const LiveRecTask *t, const char *domain, const char *app,
                             const char *stream);
 
+typedef struct LiveRecSession LiveRecSession;
+
+typedef struct LiveRecSessionOptions {
+    const char *domain, *app, *stream;  ///< checked with ff_liverec_check_stream_name()
+    const char *input;                  ///< URL, or NULL: the config's Origin PullUrl
+    const char *spool;                  ///< folder the recordings are written into
+    int64_t rw_timeout;                 ///< microseconds without data that end a push
+    volatile int *stop;                 ///< set (by a signal) to end the session cleanly
+} LiveRecSessionOptions;
+
+/**
+ * Record one stream: every enabled format of the matched rule's template and of each task
+ * whose window is open, demuxed once, until the push is gone for longer than the longest
+ * FlowContinueDuration (or *opts->stop is set). Returns 0 or a negative AVERROR.
+ */
+int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions *opts);
+
 #endif /* FFTOOLS_FFLIVEREC_H */

@@ -1,0 +1,556 @@
+/*
+ * ffliverec: one recording session (one input stream, every format of every template that applies)
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/*
+ * A session demuxes its input once and writes every packet, without re-encoding, into one
+ * liverec muxer per enabled format of each recording that applies: the template of the rule
+ * that matches the stream, and the template of every task whose window is open. Each task has its
+ * own folder, so overlapping recordings never share files.
+ *
+ * When the input ends or fails, every muxer is closed (MP4, FLV and AAC finalize their file;
+ * liverec_hls leaves its playlist open for splicing) and the input is reopened with backoff for
+ * up to the longest FlowContinueDuration. A push that comes back in time opens the muxers again:
+ * new MP4/FLV/AAC files, and HLS continues behind a discontinuity. When no push comes back, the
+ * HLS recordings are finalized and the session ends.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "libavutil/avstring.h"
+#include "libavutil/bprint.h"
+#include "libavutil/dict.h"
+#include "libavutil/mem.h"
+#include "libavutil/time.h"
+#include "libavformat/avformat.h"
+
+#include "ffliverec.h"
+
+typedef struct Output {
+    const LiveRecTemplate *tmpl;
+    const LiveRecTask *task;        ///< NULL: the rule's recording
+    enum LiveRecFormat format;
+    char *url;                      ///< playlist (HLS) or folder (MP4/FLV/AAC)
+    AVFormatContext *oc;
+    int *map;                       ///< input stream -> output stream, -1: not written
+    int64_t packets;
+    int failed;                     ///< a muxer error stopped this output for the session
+} Output;
+
+struct LiveRecSession {
+    const LiveRecConfig *cfg;
+    LiveRecSessionOptions opts;
+    char *input_url;
+    AVFormatContext *ic;
+    Output *outs;
+    int nb_outs;
+    int pushes;
+    int64_t bytes;                  ///< of the current push, for the status line
+    int64_t push_start;             ///< av_gettime_relative() at the current push's start
+    int64_t last_status;
+    int64_t *last_dts;              ///< per input stream, AV_TIME_BASE, AV_NOPTS_VALUE if none
+    AVCodecParameters **last_par;   ///< stream parameters of the last push (to finalize HLS)
+    int nb_last_par;
+};
+
+static const char *const muxer_names[LIVEREC_NB_FORMATS] = {
+    "liverec_flv", "liverec_hls", "liverec_mp4", "liverec_aac",
+};
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char *p = av_strdup(path), *s;
+    int ret = 0;
+
+    if (!p)
+        return AVERROR(ENOMEM);
+    for (s = p + 1; ret >= 0; s++) {
+        if (*s != '/' && *s)
+            continue;
+        char c = *s;
+        *s = 0;
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            ret = AVERROR(errno);
+        *s = c;
+        if (!c)
+            break;
+    }
+    if (ret < 0)
+        av_log(NULL, AV_LOG_ERROR, "cannot create the folder %s: %s\n", path, av_err2str(ret));
+    av_free(p);
+    return ret;
+}
+
+static int add_output(LiveRecSession *s, const LiveRecTemplate *t, const LiveRecTask *task,
+                      enum LiveRecFormat f)
+{
+    const LiveRecSessionOptions *o = &s->opts;
+    AVBPrint dir;
+    Output *outs, *out;
+    int ret;
+
+    av_bprint_init(&dir, 0, AV_BPRINT_SIZE_UNLIMITED);
+    /* names were checked (ff_liverec_check_stream_name): no separators, no dot segments */
+    av_bprintf(&dir, "%s/%s/%s/%s", o->spool, o->domain, o->app, o->stream);
+    if (task)
+        av_bprintf(&dir, "/task-%s", task->id);
+    av_bprintf(&dir, "/%s", ff_liverec_format_names[f]);
+    if (!av_bprint_is_complete(&dir)) {
+        av_bprint_finalize(&dir, NULL);
+        return AVERROR(ENOMEM);
+    }
+    if ((ret = make_dirs(dir.str)) < 0) {
+        av_bprint_finalize(&dir, NULL);
+        return ret;
+    }
+    if (f == LIVEREC_HLS)
+        av_bprintf(&dir, "/%s.m3u8", o->stream);
+    else
+        av_bprint_chars(&dir, '/', 1);
+
+    outs = av_realloc_array(s->outs, s->nb_outs + 1, sizeof(*outs));
+    if (!outs) {
+        av_bprint_finalize(&dir, NULL);
+        return AVERROR(ENOMEM);
+    }
+    s->outs = outs;
+    out = &s->outs[s->nb_outs++];
+    memset(out, 0, sizeof(*out));
+    out->tmpl   = t;
+    out->task   = task;
+    out->format = f;
+    return av_bprint_finalize(&dir, &out->url);
+}
+
+/* The recordings of this stream: the matched rule's template and every task's (DESIGN §3). */
+static int plan_outputs(LiveRecSession *s, int64_t now)
+{
+    const LiveRecSessionOptions *o = &s->opts;
+    const LiveRecRule *rule = ff_liverec_match_rule(s->cfg, o->domain, o->app, o->stream, NULL);
+    int ret;
+
+    if (rule) {
+        const LiveRecTemplate *t = ff_liverec_find_template(s->cfg, rule->template_id);
+        if (!ff_liverec_template_records(t))
+            av_log(NULL, AV_LOG_INFO, "rule on line %d: template %"PRId64" '%s' records nothing "
+                   "(exclusion template)\n", rule->line, t->id, t->name);
+        for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
+            if (t->param[f].present && t->param[f].enable && (ret = add_output(s, t, NULL, f)) < 0)
+                return ret;
+    }
+    for (int i = 0; i < s->cfg->nb_tasks; i++) {
+        const LiveRecTask *task = &s->cfg->tasks[i];
+        const LiveRecTemplate *t = ff_liverec_find_template(s->cfg, task->template_id);
+        if (!ff_liverec_task_matches(task, o->domain, o->app, o->stream) || task->end_time <= now)
+            continue;
+        for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
+            if (t->param[f].present && t->param[f].enable && (ret = add_output(s, t, task, f)) < 0)
+                return ret;
+    }
+    return 0;
+}
+
+static int task_window_open(const Output *out, int64_t now)
+{
+    const LiveRecTask *t = out->task;
+    return !t || ((t->start_time == INT64_MIN || t->start_time <= now) && now < t->end_time);
+}
+
+static int close_output(Output *out)
+{
+    int ret = 0;
+    if (!out->oc)
+        return 0;
+    ret = av_write_trailer(out->oc);
+    if (ret < 0)
+        av_log(NULL, AV_LOG_ERROR, "%s: closing failed: %s\n", out->url, av_err2str(ret));
+    avformat_free_context(out->oc);
+    out->oc = NULL;
+    av_freep(&out->map);
+    return ret;
+}
+
+/* Open out's muxer for streams par[0..nb-1] (the current input, or the last push's). */
+static int open_output(LiveRecSession *s, Output *out, AVCodecParameters **par,
+                       const AVRational *tb, int nb, int final)
+{
+    const LiveRecFormatParam *p = &out->tmpl->param[out->format];
+    AVDictionary *opts = NULL;
+    AVFormatContext *oc = NULL;
+    int ret, nb_mapped = 0, have_video = 0, have_audio = 0;
+
+    ret = avformat_alloc_output_context2(&oc, NULL, muxer_names[out->format], out->url);
+    if (ret < 0)
+        return ret;
+    if (!(out->map = av_malloc_array(nb, sizeof(*out->map)))) {
+        avformat_free_context(oc);
+        return AVERROR(ENOMEM);
+    }
+    /* one video and one audio stream; AAC takes the audio only */
+    for (int i = 0; i < nb; i++) {
+        enum AVMediaType type = par[i]->codec_type;
+        AVStream *st;
+        out->map[i] = -1;
+        if ((type == AVMEDIA_TYPE_VIDEO && (have_video || out->format == LIVEREC_AAC)) ||
+            (type == AVMEDIA_TYPE_AUDIO && have_audio) ||
+            (type != AVMEDIA_TYPE_VIDEO && type != AVMEDIA_TYPE_AUDIO))
+            continue;
+        if (!(st = avformat_new_stream(oc, NULL)) ||
+            (ret = avcodec_parameters_copy(st->codecpar, par[i])) < 0) {
+            ret = st ? ret : AVERROR(ENOMEM);
+            goto fail;
+        }
+        st->codecpar->codec_tag = 0;
+        st->time_base = tb[i];
+        out->map[i] = nb_mapped++;
+        have_video |= type == AVMEDIA_TYPE_VIDEO;
+        have_audio |= type == AVMEDIA_TYPE_AUDIO;
+    }
+    if (!nb_mapped) {
+        av_log(NULL, AV_LOG_WARNING, "%s: the stream has nothing to record in %s\n", out->url,
+               ff_liverec_format_names[out->format]);
+        ret = AVERROR(EINVAL);
+        goto fail;
+    }
+    av_dict_set(&opts, "stream_id", s->opts.stream, 0);
+    if (p->vod_file_name)
+        av_dict_set(&opts, "vod_file_name", p->vod_file_name, 0);
+    if (out->format == LIVEREC_HLS) {
+        av_dict_set_int(&opts, "splice_timeout", out->tmpl->flow_continue_duration, 0);
+        if (final)
+            av_dict_set(&opts, "final", "1", 0);
+    } else {
+        av_dict_set_int(&opts, "record_interval", p->record_interval, 0);
+    }
+    ret = avformat_write_header(oc, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        av_log(NULL, AV_LOG_ERROR, "%s: cannot start recording: %s\n", out->url, av_err2str(ret));
+        goto fail;
+    }
+    out->oc = oc;
+    return 0;
+fail:
+    avformat_free_context(oc);
+    av_freep(&out->map);
+    return ret;
+}
+
+static void save_stream_parameters(LiveRecSession *s)
+{
+    for (int i = 0; i < s->nb_last_par; i++)
+        avcodec_parameters_free(&s->last_par[i]);
+    av_freep(&s->last_par);
+    s->nb_last_par = 0;
+    if (!(s->last_par = av_calloc(s->ic->nb_streams, sizeof(*s->last_par))))
+        return;
+    for (unsigned i = 0; i < s->ic->nb_streams; i++) {
+        if (!(s->last_par[i] = avcodec_parameters_alloc()) ||
+            avcodec_parameters_copy(s->last_par[i], s->ic->streams[i]->codecpar) < 0)
+            break;
+        s->nb_last_par = i + 1;
+    }
+}
+
+static int interrupt_cb(void *opaque)
+{
+    LiveRecSession *s = opaque;
+    return s->opts.stop && *s->opts.stop;
+}
+
+static int open_input(LiveRecSession *s)
+{
+    AVDictionary *opts = NULL;
+    int ret;
+
+    if (!(s->ic = avformat_alloc_context()))
+        return AVERROR(ENOMEM);
+    s->ic->interrupt_callback.callback = interrupt_cb;
+    s->ic->interrupt_callback.opaque   = s;
+    av_dict_set_int(&opts, "rw_timeout", s->opts.rw_timeout, 0);
+    ret = avformat_open_input(&s->ic, s->input_url, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return ret;
+    if ((ret = avformat_find_stream_info(s->ic, NULL)) < 0) {
+        avformat_close_input(&s->ic);
+        return ret;
+    }
+    return 0;
+}
+
+/* Open the outputs whose window is open now (a task's may open or close during a push). */
+static void update_outputs(LiveRecSession *s, int64_t now)
+{
+    AVCodecParameters **par = av_calloc(s->ic->nb_streams, sizeof(*par));
+    AVRational *tb = av_calloc(s->ic->nb_streams, sizeof(*tb));
+
+    if (!par || !tb)
+        goto end;
+    for (unsigned i = 0; i < s->ic->nb_streams; i++) {
+        par[i] = s->ic->streams[i]->codecpar;
+        tb[i]  = s->ic->streams[i]->time_base;
+    }
+    for (int i = 0; i < s->nb_outs; i++) {
+        Output *out = &s->outs[i];
+        int open = task_window_open(out, now);
+        if (out->failed)
+            continue;
+        if (open && !out->oc) {
+            if (open_output(s, out, par, tb, s->ic->nb_streams, 0) < 0)
+                out->failed = 1;
+            else
+                av_log(NULL, AV_LOG_INFO, "recording %s%s%s into %s\n",
+                       ff_liverec_format_names[out->format], out->task ? " for task " : "",
+                       out->task ? out->task->id : "", out->url);
+        } else if (!open && out->oc) {
+            av_log(NULL, AV_LOG_INFO, "task %s: its window closed, %s is finalized\n",
+                   out->task->id, out->url);
+            close_output(out);
+            if (out->format == LIVEREC_HLS && s->nb_last_par &&
+                open_output(s, out, par, tb, s->ic->nb_streams, 1) >= 0)
+                close_output(out);
+            out->failed = 1; /* done for this session */
+        }
+    }
+end:
+    av_free(par);
+    av_free(tb);
+}
+
+static void status_line(LiveRecSession *s, int64_t now_rel, int last)
+{
+    double t = (now_rel - s->push_start) / 1e6;
+    int open = 0;
+
+    if (!last && now_rel - s->last_status < 1000000)
+        return;
+    s->last_status = now_rel;
+    for (int i = 0; i < s->nb_outs; i++)
+        open += !!s->outs[i].oc;
+    av_log(NULL, AV_LOG_INFO, "%s/%s/%s: push %d, %.1f s, %.0f kb/s, %d recordings open%s",
+           s->opts.domain, s->opts.app, s->opts.stream, s->pushes, t,
+           t > 0 ? s->bytes * 8 / t / 1000 : 0, open, last ? "\n" : "\r");
+}
+
+/* Demux one push into the outputs until the input ends. */
+static int record_push(LiveRecSession *s)
+{
+    AVPacket *pkt = av_packet_alloc();
+    int ret = 0;
+
+    if (!pkt)
+        return AVERROR(ENOMEM);
+    s->pushes++;
+    s->bytes = 0;
+    s->push_start = av_gettime_relative();
+    save_stream_parameters(s);
+    av_freep(&s->last_dts);
+    if (!(s->last_dts = av_malloc_array(s->ic->nb_streams, sizeof(*s->last_dts)))) {
+        av_packet_free(&pkt);
+        return AVERROR(ENOMEM);
+    }
+    for (unsigned i = 0; i < s->ic->nb_streams; i++)
+        s->last_dts[i] = AV_NOPTS_VALUE;
+    update_outputs(s, av_gettime() / 1000000);
+    while (!(s->opts.stop && *s->opts.stop)) {
+        int64_t now = av_gettime() / 1000000;
+        ret = av_read_frame(s->ic, pkt);
+        if (ret < 0)
+            break;
+        s->bytes += pkt->size;
+        if (pkt->stream_index < s->ic->nb_streams && pkt->dts != AV_NOPTS_VALUE) {
+            int64_t dts = av_rescale_q(pkt->dts, s->ic->streams[pkt->stream_index]->time_base,
+                                       AV_TIME_BASE_Q);
+            int64_t last = s->last_dts[pkt->stream_index];
+            /* an origin can hand a new publish to the same play connection: timestamps start
+             * over. That is a new push: the files of the last one are closed, new ones opened. */
+            if (last != AV_NOPTS_VALUE && dts < last - AV_TIME_BASE) {
+                av_log(NULL, AV_LOG_INFO, "timestamps start over (%.3f s after %.3f s): a new "
+                       "push on the same connection\n", dts / 1e6, last / 1e6);
+                for (int i = 0; i < s->nb_outs; i++)
+                    close_output(&s->outs[i]);
+                for (unsigned i = 0; i < s->ic->nb_streams; i++)
+                    s->last_dts[i] = AV_NOPTS_VALUE;
+                s->pushes++;
+                s->bytes = 0;
+                s->push_start = av_gettime_relative();
+            }
+            s->last_dts[pkt->stream_index] = dts;
+        }
+        update_outputs(s, now);
+        for (int i = 0; i < s->nb_outs; i++) {
+            Output *out = &s->outs[i];
+            AVPacket *copy;
+            int idx;
+            if (!out->oc || pkt->stream_index >= s->ic->nb_streams ||
+                (idx = out->map[pkt->stream_index]) < 0)
+                continue;
+            if (!(copy = av_packet_clone(pkt))) {
+                ret = AVERROR(ENOMEM);
+                break;
+            }
+            av_packet_rescale_ts(copy, s->ic->streams[pkt->stream_index]->time_base,
+                                 out->oc->streams[idx]->time_base);
+            copy->stream_index = idx;
+            copy->pos = -1;
+            if ((ret = av_interleaved_write_frame(out->oc, copy)) < 0) {
+                av_log(NULL, AV_LOG_ERROR, "%s: writing failed: %s; this recording stops\n",
+                       out->url, av_err2str(ret));
+                close_output(out);
+                out->failed = 1;
+            }
+            av_packet_free(&copy);
+            out->packets++;
+        }
+        av_packet_unref(pkt);
+        status_line(s, av_gettime_relative(), 0);
+    }
+    status_line(s, av_gettime_relative(), 1);
+    av_packet_free(&pkt);
+    return ret == AVERROR_EOF ? 0 : ret;
+}
+
+/* The longest splice window of the recordings (seconds): how long to wait for a new push. */
+static int flow_continue_window(const LiveRecSession *s)
+{
+    int w = 0;
+    for (int i = 0; i < s->nb_outs; i++)
+        if (!s->outs[i].failed)
+            w = FFMAX(w, s->outs[i].tmpl->flow_continue_duration);
+    return w;
+}
+
+/* No push came back in time: close the HLS recordings for good. */
+static void finalize_hls(LiveRecSession *s)
+{
+    AVRational *tb;
+
+    if (!s->nb_last_par || !(tb = av_calloc(s->nb_last_par, sizeof(*tb))))
+        return;
+    for (int i = 0; i < s->nb_last_par; i++)
+        tb[i] = (AVRational){ 1, 1000 };
+    for (int i = 0; i < s->nb_outs; i++) {
+        Output *out = &s->outs[i];
+        if (out->format != LIVEREC_HLS || out->failed || !out->packets)
+            continue;
+        /* reopening with final=1 and no packets finalizes what the earlier pushes recorded */
+        if (open_output(s, out, s->last_par, tb, s->nb_last_par, 1) >= 0)
+            close_output(out);
+    }
+    av_free(tb);
+}
+
+int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions *opts)
+{
+    LiveRecSession s = { .cfg = cfg, .opts = *opts };
+    int64_t now = av_gettime() / 1000000;
+    int ret;
+
+    if (opts->input) {
+        s.input_url = av_strdup(opts->input);
+    } else if (cfg->pull_url) {
+        AVBPrint bp;
+        const char *p = cfg->pull_url;
+        av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+        while (*p) {
+            if (av_strstart(p, "{DomainName}", &p))
+                av_bprintf(&bp, "%s", opts->domain);
+            else if (av_strstart(p, "{AppName}", &p))
+                av_bprintf(&bp, "%s", opts->app);
+            else if (av_strstart(p, "{StreamName}", &p))
+                av_bprintf(&bp, "%s", opts->stream);
+            else
+                av_bprint_chars(&bp, *p++, 1);
+        }
+        av_bprint_finalize(&bp, &s.input_url);
+    } else {
+        av_log(NULL, AV_LOG_ERROR, "no input: give -i URL or an Origin PullUrl in %s\n", cfg->path);
+        return AVERROR(EINVAL);
+    }
+    if (!s.input_url)
+        return AVERROR(ENOMEM);
+
+    if ((ret = plan_outputs(&s, now)) < 0)
+        goto end;
+    if (!s.nb_outs) {
+        av_log(NULL, AV_LOG_INFO, "%s/%s/%s is not recorded: no rule or task records it\n",
+               opts->domain, opts->app, opts->stream);
+        ret = 0;
+        goto end;
+    }
+
+    if ((ret = open_input(&s)) < 0) {
+        av_log(NULL, AV_LOG_ERROR, "cannot open %s: %s\n", s.input_url, av_err2str(ret));
+        goto end;
+    }
+    for (;;) {
+        int64_t gone, window, delay = 500000;
+
+        ret = record_push(&s);
+        avformat_close_input(&s.ic);
+        for (int i = 0; i < s.nb_outs; i++)
+            close_output(&s.outs[i]);
+        if (ret < 0 && ret != AVERROR_EXIT)
+            av_log(NULL, AV_LOG_WARNING, "push %d of %s ended: %s\n", s.pushes, s.input_url,
+                   av_err2str(ret));
+        if (opts->stop && *opts->stop)
+            break;
+
+        /* the push is interrupted: wait for it to come back within the splice window */
+        window = flow_continue_window(&s) * 1000000LL;
+        gone   = av_gettime_relative();
+        av_log(NULL, AV_LOG_INFO, "the push is interrupted; waiting up to %"PRId64" s for it "
+               "to come back\n", window / 1000000);
+        ret = AVERROR_EOF;
+        while (!(opts->stop && *opts->stop) && av_gettime_relative() - gone < window) {
+            if ((ret = open_input(&s)) >= 0)
+                break;
+            av_usleep(FFMIN(delay, FFMAX(window - (av_gettime_relative() - gone), 0)));
+            delay = FFMIN(delay * 2, 4000000);
+        }
+        if (ret < 0)
+            break;
+        av_log(NULL, AV_LOG_INFO, "the push is back after %.1f s\n",
+               (av_gettime_relative() - gone) / 1e6);
+    }
+
+    finalize_hls(&s);
+    av_log(NULL, AV_LOG_INFO, "session of %s/%s/%s ended: %d push%s, %d recording%s\n",
+           opts->domain, opts->app, opts->stream, s.pushes, s.pushes == 1 ? "" : "es",
+           s.nb_outs, s.nb_outs == 1 ? "" : "s");
+    ret = 0;
+end:
+    for (int i = 0; i < s.nb_outs; i++) {
+        close_output(&s.outs[i]);
+        av_freep(&s.outs[i].url);
+    }
+    av_freep(&s.outs);
+    for (int i = 0; i < s.nb_last_par; i++)
+        avcodec_parameters_free(&s.last_par[i]);
+    av_freep(&s.last_par);
+    av_freep(&s.last_dts);
+    avformat_close_input(&s.ic);
+    av_freep(&s.input_url);
+    return ret;
+}
