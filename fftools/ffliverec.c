@@ -27,8 +27,10 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +56,9 @@ typedef struct LiveRecOptions {
     char *domain, *app, *stream;
     char *input;
     char *spool;
+    char *state;
+    int   list;
+    int   flush;
     int64_t rw_timeout;
 } LiveRecOptions;
 
@@ -82,6 +87,11 @@ static const OptionDef options[] = {
       "input URL (default: the configuration's Origin PullUrl)", "url" },
     { "spool",  OPT_TYPE_STRING, 0, { &opts.spool },
       "folder the recordings are written into (default: spool)", "folder" },
+    { "state",  OPT_TYPE_STRING, 0, { &opts.state },
+      "folder of the catalog and upload queue (SQLite, default: state)", "folder" },
+    { "list",   OPT_TYPE_BOOL,   0, { &opts.list },  "print the catalog of recordings and exit" },
+    { "flush",  OPT_TYPE_BOOL,   0, { &opts.flush },
+      "upload what is pending in the state folder, then exit" },
     { "rw_timeout", OPT_TYPE_TIME, OPT_EXPERT, { &opts.rw_timeout },
       "time without data after which a push counts as interrupted (default 3 s)", "duration" },
     { NULL, },
@@ -219,6 +229,52 @@ end:
     return ret;
 }
 
+/* The state folder, created if needed, and its catalog. */
+static int open_state(LiveRecState **st, const char **dir)
+{
+    *dir = opts.state ? opts.state : "state";
+    if (mkdir(*dir, 0700) < 0 && errno != EEXIST) {
+        int ret = AVERROR(errno);
+        av_log(NULL, AV_LOG_ERROR, "cannot create the state folder %s: %s\n", *dir, av_err2str(ret));
+        return ret;
+    }
+    return ff_liverec_state_open(st, *dir);
+}
+
+static int do_list(void)
+{
+    LiveRecState *st = NULL;
+    const char *dir;
+    int ret = open_state(&st, &dir);
+    if (ret >= 0)
+        ret = ff_liverec_state_list(st);
+    ff_liverec_state_close(&st);
+    return ret;
+}
+
+static int do_flush(const LiveRecConfig *cfg)
+{
+    LiveRecUploader *up = NULL;
+    LiveRecState *st = NULL;
+    const char *dir;
+    int ret;
+
+    if (!cfg->storage_endpoint) {
+        av_log(NULL, AV_LOG_ERROR, "%s has no Storage: nothing to upload to\n", cfg->path);
+        return AVERROR(EINVAL);
+    }
+    if ((ret = open_state(&st, &dir)) < 0)
+        return ret;
+    ff_liverec_state_close(&st);
+    signal(SIGINT, signal_handler);
+    signal(SIGTERM, signal_handler);
+    avformat_network_init();
+    if ((ret = ff_liverec_uploader_start(&up, cfg, dir, &received_signal)) >= 0)
+        ret = ff_liverec_uploader_finish(&up, 1);
+    avformat_network_deinit();
+    return ret;
+}
+
 static int do_record(const LiveRecConfig *cfg)
 {
     LiveRecSessionOptions so = {
@@ -231,7 +287,8 @@ static int do_record(const LiveRecConfig *cfg)
         .stop       = &received_signal,
     };
     AVBPrint why;
-    int ret = 0;
+    const char *dir;
+    int ret = 0, ret2;
 
     av_bprint_init(&why, 0, AV_BPRINT_SIZE_AUTOMATIC);
     if (ff_liverec_check_stream_name(so.domain, "-domain", &why) < 0 ||
@@ -243,12 +300,20 @@ static int do_record(const LiveRecConfig *cfg)
     av_bprint_finalize(&why, NULL);
     if (ret < 0)
         return ret;
+    if ((ret = open_state(&so.state, &dir)) < 0)
+        return ret;
     signal(SIGINT, signal_handler);
     signal(SIGTERM, signal_handler);
     avformat_network_init();
-    ret = ff_liverec_session_run(cfg, &so);
+    if (cfg->storage_endpoint)
+        ret = ff_liverec_uploader_start(&so.uploader, cfg, dir, &received_signal);
+    if (ret >= 0)
+        ret = ff_liverec_session_run(cfg, &so);
+    /* the session is over: finish the uploads (a signal leaves them for the next run) */
+    ret2 = ff_liverec_uploader_finish(&so.uploader, 1);
+    ff_liverec_state_close(&so.state);
     avformat_network_deinit();
-    return ret;
+    return ret < 0 ? ret : ret2;
 }
 
 int main(int argc, char **argv)
@@ -267,6 +332,10 @@ int main(int argc, char **argv)
         ret = ret == AVERROR_EXIT ? 0 : ret;
         goto end;
     }
+    if (opts.list) {
+        ret = do_list();
+        goto end;
+    }
     if (!opts.config) {
         show_usage();
         av_log(NULL, AV_LOG_ERROR, "Use -config FILE; -h for all options, 'man %s' for more.\n",
@@ -283,6 +352,8 @@ int main(int argc, char **argv)
         ret = do_match(cfg, now);
     } else if (opts.domain || opts.app || opts.stream) {
         ret = do_record(cfg);
+    } else if (opts.flush) {
+        ret = do_flush(cfg);
     } else if (opts.check) {
         printf("%s: valid: %d templates, %d rules, %d tasks%s%s\n", opts.config,
                cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks,
@@ -303,6 +374,7 @@ end:
     av_freep(&opts.stream);
     av_freep(&opts.input);
     av_freep(&opts.spool);
+    av_freep(&opts.state);
     uninit_opts();
     return ret < 0;
 }

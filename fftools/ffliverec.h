@@ -132,6 +132,47 @@ int ff_liverec_task_matches(const LiveRecTask *t, const char *domain, const char
                             const char *stream);
 
 typedef struct LiveRecSession LiveRecSession;
+typedef struct LiveRecState LiveRecState;
+typedef struct LiveRecUploader LiveRecUploader;
+
+/* A finished recording file in the catalog (HLS: its final playlist, with its segments). */
+typedef struct LiveRecFile {
+    int64_t id;
+    char   *domain, *app, *stream, *task_id, *format;
+    char   *local_path;
+    char   *object_key;                 ///< NULL/"" without storage
+    int64_t size;
+    int64_t created;                    ///< Unix seconds
+    int     attempts;
+} LiveRecFile;
+
+/* ffliverec_state.c: the catalog and upload queue, SQLite in STATE/ffliverec.db */
+int  ff_liverec_state_open(LiveRecState **st, const char *dir);
+void ff_liverec_state_close(LiveRecState **st);
+/** Add a finished file (once: the local path is unique). Returns 1 if added, 0 if known. */
+int  ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f);
+/** The next file to upload whose retry time has come: 1 and *f filled, 0 if none. */
+int  ff_liverec_state_next_upload(LiveRecState *st, int64_t now, LiveRecFile *f);
+int  ff_liverec_state_pending(LiveRecState *st);
+int  ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int64_t now);
+int  ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try);
+/** Print the catalog (the cloud API's "query recording files"). */
+int  ff_liverec_state_list(LiveRecState *st);
+void ff_liverec_file_free(LiveRecFile *f);
+
+/**
+ * Call cb for every segment (and EXT-X-MAP) file an HLS playlist lists, as a path in the
+ * playlist's folder. Names that are not plain file names are refused.
+ */
+int ff_liverec_hls_files(const char *playlist, int (*cb)(void *opaque, const char *path),
+                         void *opaque);
+
+/* ffliverec_upload.c: a thread that uploads the catalog's pending files through vodupload */
+int  ff_liverec_uploader_start(LiveRecUploader **u, const LiveRecConfig *cfg,
+                               const char *state_dir, volatile int *stop);
+void ff_liverec_uploader_kick(LiveRecUploader *u);
+/** Stop the thread; with drain, first wait until nothing is pending (or *stop). */
+int  ff_liverec_uploader_finish(LiveRecUploader **u, int drain);
 
 typedef struct LiveRecSessionOptions {
     const char *domain, *app, *stream;  ///< checked with ff_liverec_check_stream_name()
@@ -139,6 +180,8 @@ typedef struct LiveRecSessionOptions {
     const char *spool;                  ///< folder the recordings are written into
     int64_t rw_timeout;                 ///< microseconds without data that end a push
     volatile int *stop;                 ///< set (by a signal) to end the session cleanly
+    LiveRecState *state;                ///< the catalog finished files are added to
+    LiveRecUploader *uploader;          ///< told when files were added (NULL: no storage)
 } LiveRecSessionOptions;
 
 /**

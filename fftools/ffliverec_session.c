@@ -31,8 +31,10 @@
  * HLS recordings are finalized and the session ends.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -71,6 +73,8 @@ struct LiveRecSession {
     AVCodecParameters **last_par;   ///< stream parameters of the last push (to finalize HLS)
     int nb_last_par;
 };
+
+static void collect_finished(LiveRecSession *s);
 
 static const char *const muxer_names[LIVEREC_NB_FORMATS] = {
     "liverec_flv", "liverec_hls", "liverec_mp4", "liverec_aac",
@@ -331,6 +335,7 @@ static void update_outputs(LiveRecSession *s, int64_t now)
                 open_output(s, out, par, tb, s->ic->nb_streams, 1) >= 0)
                 close_output(out);
             out->failed = 1; /* done for this session */
+            collect_finished(s);
         }
     }
 end:
@@ -390,6 +395,7 @@ static int record_push(LiveRecSession *s)
                        "push on the same connection\n", dts / 1e6, last / 1e6);
                 for (int i = 0; i < s->nb_outs; i++)
                     close_output(&s->outs[i]);
+                collect_finished(s);
                 for (unsigned i = 0; i < s->ic->nb_streams; i++)
                     s->last_dts[i] = AV_NOPTS_VALUE;
                 s->pushes++;
@@ -439,6 +445,141 @@ static int flow_continue_window(const LiveRecSession *s)
         if (!s->outs[i].failed)
             w = FFMAX(w, s->outs[i].tmpl->flow_continue_duration);
     return w;
+}
+
+int ff_liverec_hls_files(const char *playlist, int (*cb)(void *opaque, const char *path),
+                         void *opaque)
+{
+    const char *slash = strrchr(playlist, '/');
+    int dir_len = slash ? slash - playlist + 1 : 0;
+    char line[4096];
+    FILE *f = fopen(playlist, "r");
+    int ret = 0;
+
+    if (!f)
+        return AVERROR(errno);
+    while (ret >= 0 && fgets(line, sizeof(line), f)) {
+        char *name = line, *end, path[8192];
+        line[strcspn(line, "\r\n")] = 0;
+        if (av_strstart(line, "#EXT-X-MAP:URI=\"", (const char **)&name)) {
+            if ((end = strchr(name, '"')))
+                *end = 0;
+        } else if (line[0] == '#' || !line[0]) {
+            continue;
+        }
+        /* our own muxer wrote it, but it is read back from disk: plain names only */
+        if (strchr(name, '/') || strchr(name, '\\') || !strcmp(name, ".") || !strcmp(name, "..")) {
+            av_log(NULL, AV_LOG_ERROR, "%s lists '%s', which is not a file beside it\n", playlist, name);
+            ret = AVERROR_INVALIDDATA;
+            break;
+        }
+        snprintf(path, sizeof(path), "%.*s%s", dir_len, playlist, name);
+        ret = cb(opaque, path);
+    }
+    fclose(f);
+    return ret;
+}
+
+static int add_size(void *opaque, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) >= 0)
+        *(int64_t *)opaque += st.st_size;
+    return 0;
+}
+
+/* The object key of a finished file: the storage KeyTemplate, [task-ID/], format/, name */
+static char *object_key(const LiveRecSession *s, const Output *out, const char *name)
+{
+    const LiveRecConfig *cfg = s->cfg;
+    const char *p = cfg->storage_key_template;
+    AVBPrint bp;
+    char *key;
+
+    if (!cfg->storage_endpoint)
+        return NULL;
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    while (*p) {
+        if (av_strstart(p, "{DomainName}", &p))
+            av_bprintf(&bp, "%s", s->opts.domain);
+        else if (av_strstart(p, "{AppName}", &p))
+            av_bprintf(&bp, "%s", s->opts.app);
+        else if (av_strstart(p, "{StreamName}", &p))
+            av_bprintf(&bp, "%s", s->opts.stream);
+        else
+            av_bprint_chars(&bp, *p++, 1);
+    }
+    if (bp.len && bp.str[bp.len - 1] != '/')
+        av_bprint_chars(&bp, '/', 1);
+    if (out->task)
+        av_bprintf(&bp, "task-%s/", out->task->id);
+    av_bprintf(&bp, "%s/%s", ff_liverec_format_names[out->format], name);
+    av_bprint_finalize(&bp, &key);
+    return key;
+}
+
+/* Put the finished files of every output's folder into the catalog (and the upload queue). */
+static void collect_finished(LiveRecSession *s)
+{
+    int added = 0;
+
+    if (!s->opts.state)
+        return;
+    for (int i = 0; i < s->nb_outs; i++) {
+        const Output *out = &s->outs[i];
+        const char *fmt = ff_liverec_format_names[out->format];
+        char *dir = av_strdup(out->url), *slash;
+        DIR *d;
+        struct dirent *e;
+
+        if (!dir || !(slash = strrchr(dir, '/'))) {
+            av_free(dir);
+            continue;
+        }
+        slash[1] = 0;
+        if (!(d = opendir(dir))) {
+            av_free(dir);
+            continue;
+        }
+        while ((e = readdir(d))) {
+            const char *ext = strrchr(e->d_name, '.');
+            char path[4096], working[512];
+            LiveRecFile f = { 0 };
+            struct stat st;
+
+            if (out->format == LIVEREC_HLS) {
+                snprintf(working, sizeof(working), "%s.m3u8", s->opts.stream);
+                if (!ext || strcmp(ext, ".m3u8") || !strcmp(e->d_name, working))
+                    continue;
+            } else if (!ext || strcmp(ext + 1, fmt)) {
+                continue;   /* working files end in .recording */
+            }
+            snprintf(path, sizeof(path), "%s%s", dir, e->d_name);
+            if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                continue;
+            f.domain     = (char *)s->opts.domain;
+            f.app        = (char *)s->opts.app;
+            f.stream     = (char *)s->opts.stream;
+            f.task_id    = out->task ? out->task->id : NULL;
+            f.format     = (char *)fmt;
+            f.local_path = path;
+            f.size       = st.st_size;
+            f.created    = av_gettime() / 1000000;
+            if (out->format == LIVEREC_HLS)
+                ff_liverec_hls_files(path, add_size, &f.size);
+            f.object_key = object_key(s, out, e->d_name);
+            if (ff_liverec_state_add(s->opts.state, &f) > 0) {
+                av_log(NULL, AV_LOG_INFO, "finished: %s (%"PRId64" bytes)%s\n", path, f.size,
+                       f.object_key ? ", queued for upload" : "");
+                added++;
+            }
+            av_free(f.object_key);
+        }
+        closedir(d);
+        av_free(dir);
+    }
+    if (added)
+        ff_liverec_uploader_kick(s->opts.uploader);
 }
 
 /* No push came back in time: close the HLS recordings for good. */
@@ -511,6 +652,7 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
         avformat_close_input(&s.ic);
         for (int i = 0; i < s.nb_outs; i++)
             close_output(&s.outs[i]);
+        collect_finished(&s);
         if (ret < 0 && ret != AVERROR_EXIT)
             av_log(NULL, AV_LOG_WARNING, "push %d of %s ended: %s\n", s.pushes, s.input_url,
                    av_err2str(ret));
@@ -536,6 +678,7 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
     }
 
     finalize_hls(&s);
+    collect_finished(&s);
     av_log(NULL, AV_LOG_INFO, "session of %s/%s/%s ended: %d push%s, %d recording%s\n",
            opts->domain, opts->app, opts->stream, s.pushes, s.pushes == 1 ? "" : "es",
            s.nb_outs, s.nb_outs == 1 ? "" : "s");

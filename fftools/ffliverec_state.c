@@ -1,0 +1,250 @@
+/*
+ * ffliverec: the catalog of recordings and the upload queue, in SQLite
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "libavutil/avstring.h"
+#include "libavutil/error.h"
+#include "libavutil/log.h"
+#include "libavutil/mem.h"
+
+#include "ffliverec.h"
+
+/* One connection per thread (SQLite connections are not shared); WAL lets the recorder insert
+ * while the uploader updates. Every change is one statement, so one transaction. */
+struct LiveRecState {
+    sqlite3 *db;
+    char *path;
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS recordings ("
+    "  id INTEGER PRIMARY KEY,"
+    "  domain TEXT NOT NULL, app TEXT NOT NULL, stream TEXT NOT NULL,"
+    "  task_id TEXT NOT NULL DEFAULT '',"
+    "  format TEXT NOT NULL,"
+    "  local_path TEXT NOT NULL UNIQUE,"  /* the finished file (HLS: its playlist) */
+    "  object_key TEXT NOT NULL,"         /* '' when no storage is configured */
+    "  size INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"             /* local | pending | uploaded */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_try INTEGER NOT NULL DEFAULT 0,"
+    "  url TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL,"
+    "  uploaded INTEGER NOT NULL DEFAULT 0"
+    ");";
+
+static int db_error(LiveRecState *st, const char *what)
+{
+    av_log(NULL, AV_LOG_ERROR, "state %s: %s: %s\n", st->path, what, sqlite3_errmsg(st->db));
+    return AVERROR_EXTERNAL;
+}
+
+int ff_liverec_state_open(LiveRecState **pst, const char *dir)
+{
+    LiveRecState *st = av_mallocz(sizeof(*st));
+    char *err = NULL;
+
+    *pst = NULL;
+    if (!st || !(st->path = av_asprintf("%s/ffliverec.db", dir))) {
+        av_free(st);
+        return AVERROR(ENOMEM);
+    }
+    if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        int ret = db_error(st, "cannot open");
+        ff_liverec_state_close(&st);
+        return ret;
+    }
+    sqlite3_busy_timeout(st->db, 10000);
+    if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+        av_log(NULL, AV_LOG_ERROR, "state %s: %s\n", st->path, err ? err : "cannot be set up");
+        sqlite3_free(err);
+        ff_liverec_state_close(&st);
+        return AVERROR_EXTERNAL;
+    }
+    *pst = st;
+    return 0;
+}
+
+void ff_liverec_state_close(LiveRecState **pst)
+{
+    LiveRecState *st = *pst;
+    if (!st)
+        return;
+    sqlite3_close(st->db);
+    av_freep(&st->path);
+    av_freep(pst);
+}
+
+int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db,
+            "INSERT OR IGNORE INTO recordings (domain, app, stream, task_id, format, local_path,"
+            " object_key, size, status, created) VALUES (?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "insert");
+    sqlite3_bind_text(q, 1, f->domain, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, f->app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, f->stream, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, f->task_id ? f->task_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, f->format, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 6, f->local_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 7, f->object_key ? f->object_key : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 8, f->size);
+    sqlite3_bind_text(q, 9, f->object_key ? "pending" : "local", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 10, f->created);
+    ret = sqlite3_step(q) == SQLITE_DONE ? sqlite3_changes(st->db) : db_error(st, "insert");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+static char *column_dup(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return av_strdup(t ? (const char *)t : "");
+}
+
+void ff_liverec_file_free(LiveRecFile *f)
+{
+    av_freep(&f->domain);
+    av_freep(&f->app);
+    av_freep(&f->stream);
+    av_freep(&f->task_id);
+    av_freep(&f->format);
+    av_freep(&f->local_path);
+    av_freep(&f->object_key);
+}
+
+int ff_liverec_state_next_upload(LiveRecState *st, int64_t now, LiveRecFile *f)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    memset(f, 0, sizeof(*f));
+    if (sqlite3_prepare_v2(st->db,
+            "SELECT id, domain, app, stream, task_id, format, local_path, object_key, size, attempts,"
+            " created FROM recordings WHERE status = 'pending' AND next_try <= ? ORDER BY id LIMIT 1",
+            -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "select");
+    sqlite3_bind_int64(q, 1, now);
+    ret = sqlite3_step(q);
+    if (ret == SQLITE_ROW) {
+        f->id         = sqlite3_column_int64(q, 0);
+        f->domain     = column_dup(q, 1);
+        f->app        = column_dup(q, 2);
+        f->stream     = column_dup(q, 3);
+        f->task_id    = column_dup(q, 4);
+        f->format     = column_dup(q, 5);
+        f->local_path = column_dup(q, 6);
+        f->object_key = column_dup(q, 7);
+        f->size       = sqlite3_column_int64(q, 8);
+        f->attempts   = sqlite3_column_int(q, 9);
+        f->created    = sqlite3_column_int64(q, 10);
+        ret = f->domain && f->app && f->stream && f->task_id && f->format && f->local_path &&
+              f->object_key ? 1 : AVERROR(ENOMEM);
+        if (ret < 0)
+            ff_liverec_file_free(f);
+    } else {
+        ret = ret == SQLITE_DONE ? 0 : db_error(st, "select");
+    }
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_pending(LiveRecState *st)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM recordings WHERE status = 'pending'",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "count");
+    ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, "count");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int64_t now)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "UPDATE recordings SET status = 'uploaded', url = ?, uploaded = ?"
+                           " WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "update");
+    sqlite3_bind_text(q, 1, url, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, now);
+    sqlite3_bind_int64(q, 3, id);
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "UPDATE recordings SET attempts = attempts + 1, next_try = ?"
+                           " WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "update");
+    sqlite3_bind_int64(q, 1, next_try);
+    sqlite3_bind_int64(q, 2, id);
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_list(LiveRecState *st)
+{
+    sqlite3_stmt *q;
+    int ret, n = 0;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT id, domain, app, stream, task_id, format, status, size,"
+                           " attempts, CASE WHEN url != '' THEN url ELSE local_path END"
+                           " FROM recordings ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "list");
+    printf("%-5s %-40s %-8s %-6s %-9s %12s %8s  %s\n", "id", "stream", "task", "format",
+           "status", "bytes", "attempts", "location");
+    while ((ret = sqlite3_step(q)) == SQLITE_ROW) {
+        char stream[512];
+        snprintf(stream, sizeof(stream), "%s/%s/%s", sqlite3_column_text(q, 1),
+                 sqlite3_column_text(q, 2), sqlite3_column_text(q, 3));
+        printf("%-5"PRId64" %-40s %-8s %-6s %-9s %12"PRId64" %8d  %s\n",
+               (int64_t)sqlite3_column_int64(q, 0), stream, sqlite3_column_text(q, 4),
+               sqlite3_column_text(q, 5), sqlite3_column_text(q, 6),
+               (int64_t)sqlite3_column_int64(q, 7), sqlite3_column_int(q, 8),
+               sqlite3_column_text(q, 9));
+        n++;
+    }
+    sqlite3_finalize(q);
+    if (ret != SQLITE_DONE)
+        return db_error(st, "list");
+    printf("%d recording%s\n", n, n == 1 ? "" : "s");
+    return 0;
+}
