@@ -35,6 +35,8 @@
 
 #include "config_components.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -266,32 +268,35 @@ end:
 }
 
 /* Working files left by a crash: START_SID.EXT.recording, not locked by a live writer. */
-static int recover(AVFormatContext *s)
+static int recover(AVFormatContext *s, const char *path)
 {
     LiveRecSegContext *c = s->priv_data;
-    AVIODirContext *dir = NULL;
-    AVIODirEntry *entry = NULL;
+    struct dirent *entry;
     char suffix[32];
-    int ret;
+    DIR *dir;
+    int ret = 0;
 
     snprintf(suffix, sizeof(suffix), ".%s" WORK_SUFFIX, c->kind->ext);
-    if ((ret = avio_open_dir(&dir, c->dir, NULL)) < 0) {
+    /* not avio_open_dir(): FFmpeg 7.1's file protocol closes fd 0 in avio_close_dir() */
+    if (!(dir = opendir(path))) {
+        ret = AVERROR(errno);
         av_log(s, AV_LOG_ERROR, "Cannot list the output folder '%s': %s\n", c->dir, av_err2str(ret));
         return ret;
     }
-    while ((ret = avio_read_dir(dir, &entry)) >= 0 && entry) {
-        size_t len = strlen(entry->name), slen = strlen(suffix);
+    while ((entry = readdir(dir))) {
+        const char *name = entry->d_name;
+        size_t len = strlen(name), slen = strlen(suffix);
         char *end, *url = NULL, *sid = NULL;
         int64_t start;
         int fd;
 
-        if (entry->type != AVIO_ENTRY_FILE || len <= slen || strcmp(entry->name + len - slen, suffix))
-            goto next;
-        start = strtoll(entry->name, &end, 10);
-        if (end == entry->name || *end != '_' || start < 0 || end + 1 >= entry->name + len - slen)
-            goto next;
-        if (!(url = av_asprintf("%s%s", c->dir, entry->name)) ||
-            !(sid = av_strndup(end + 1, entry->name + len - slen - end - 1))) {
+        if (len <= slen || strcmp(name + len - slen, suffix))
+            continue;
+        start = strtoll(name, &end, 10);
+        if (end == name || *end != '_' || start < 0 || end + 1 >= name + len - slen)
+            continue;
+        if (!(url = av_asprintf("%s%s", c->dir, name)) ||
+            !(sid = av_strndup(end + 1, name + len - slen - end - 1))) {
             ret = AVERROR(ENOMEM);
         } else if ((fd = ff_liverec_lock(url, s)) >= 0) {
             av_log(s, AV_LOG_WARNING, "Finalizing '%s' left by an earlier recorder\n", url);
@@ -305,12 +310,10 @@ static int recover(AVFormatContext *s)
         }
         av_free(url);
         av_free(sid);
-next:
-        avio_free_directory_entry(&entry);
         if (ret < 0)
             break;
     }
-    avio_close_dir(&dir);
+    closedir(dir);
     return ret < 0 ? ret : 0;
 }
 
@@ -449,7 +452,7 @@ static int lrs_init(AVFormatContext *s)
     if ((ret = ff_liverec_clock(s, c->wallclock, &c->now)) < 0)
         return ret;
     c->local = ff_liverec_local_path(c->dir, &path);
-    return c->local ? recover(s) : 0;
+    return c->local ? recover(s, path) : 0;
 }
 
 static int lrs_write_packet(AVFormatContext *s, AVPacket *pkt)
