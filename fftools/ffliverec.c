@@ -41,6 +41,8 @@
 #include "libavutil/time.h"
 #include "libavformat/avformat.h"
 
+#include <curl/curl.h>
+
 #include "cmdutils.h"
 #include "ffliverec.h"
 #include "opt_common.h"
@@ -91,7 +93,7 @@ static const OptionDef options[] = {
       "folder of the catalog and upload queue (SQLite, default: state)", "folder" },
     { "list",   OPT_TYPE_BOOL,   0, { &opts.list },  "print the catalog of recordings and exit" },
     { "flush",  OPT_TYPE_BOOL,   0, { &opts.flush },
-      "upload what is pending in the state folder, then exit" },
+      "deliver what is pending in the state folder (uploads, callbacks), then exit" },
     { "rw_timeout", OPT_TYPE_TIME, OPT_EXPERT, { &opts.rw_timeout },
       "time without data after which a push counts as interrupted (default 3 s)", "duration" },
     { NULL, },
@@ -252,25 +254,40 @@ static int do_list(void)
     return ret;
 }
 
+static int start_workers(const LiveRecConfig *cfg, const char *dir, LiveRecWorker **up,
+                         LiveRecWorker **notifier)
+{
+    int ret = 0;
+    if (cfg->callback_url)
+        ret = ff_liverec_notifier_start(notifier, cfg, dir, &received_signal);
+    if (ret >= 0 && cfg->storage_endpoint)
+        ret = ff_liverec_uploader_start(up, cfg, dir, &received_signal, *notifier);
+    return ret;
+}
+
+/* Uploads first (they queue callbacks), then callbacks; a signal leaves both for the next run. */
+static int finish_workers(int ret, LiveRecWorker **up, LiveRecWorker **notifier)
+{
+    int ret2 = ff_liverec_worker_finish(up, ret >= 0);
+    int ret3 = ff_liverec_worker_finish(notifier, ret >= 0);
+    return ret < 0 ? ret : ret2 < 0 ? ret2 : ret3;
+}
+
 static int do_flush(const LiveRecConfig *cfg)
 {
-    LiveRecUploader *up = NULL;
+    LiveRecWorker *up = NULL, *notifier = NULL;
     LiveRecState *st = NULL;
     const char *dir;
     int ret;
 
-    if (!cfg->storage_endpoint) {
-        av_log(NULL, AV_LOG_ERROR, "%s has no Storage: nothing to upload to\n", cfg->path);
-        return AVERROR(EINVAL);
-    }
     if ((ret = open_state(&st, &dir)) < 0)
         return ret;
     ff_liverec_state_close(&st);
     signal(SIGINT, signal_handler);
     signal(SIGTERM, signal_handler);
     avformat_network_init();
-    if ((ret = ff_liverec_uploader_start(&up, cfg, dir, &received_signal)) >= 0)
-        ret = ff_liverec_uploader_finish(&up, 1);
+    ret = start_workers(cfg, dir, &up, &notifier);
+    ret = finish_workers(ret, &up, &notifier);
     avformat_network_deinit();
     return ret;
 }
@@ -288,7 +305,7 @@ static int do_record(const LiveRecConfig *cfg)
     };
     AVBPrint why;
     const char *dir;
-    int ret = 0, ret2;
+    int ret = 0;
 
     av_bprint_init(&why, 0, AV_BPRINT_SIZE_AUTOMATIC);
     if (ff_liverec_check_stream_name(so.domain, "-domain", &why) < 0 ||
@@ -305,15 +322,14 @@ static int do_record(const LiveRecConfig *cfg)
     signal(SIGINT, signal_handler);
     signal(SIGTERM, signal_handler);
     avformat_network_init();
-    if (cfg->storage_endpoint)
-        ret = ff_liverec_uploader_start(&so.uploader, cfg, dir, &received_signal);
+    ret = start_workers(cfg, dir, &so.uploader, &so.notifier);
     if (ret >= 0)
         ret = ff_liverec_session_run(cfg, &so);
-    /* the session is over: finish the uploads (a signal leaves them for the next run) */
-    ret2 = ff_liverec_uploader_finish(&so.uploader, 1);
+    /* the session is over: finish uploads and callbacks (a signal leaves them for the next run) */
+    ret = finish_workers(ret, &so.uploader, &so.notifier);
     ff_liverec_state_close(&so.state);
     avformat_network_deinit();
-    return ret < 0 ? ret : ret2;
+    return ret;
 }
 
 int main(int argc, char **argv)
@@ -324,6 +340,11 @@ int main(int argc, char **argv)
 
     init_dynload();
     av_log_set_flags(AV_LOG_SKIP_REPEATED);
+    /* before any thread: curl_easy_init() would otherwise initialize libcurl from two threads */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        av_log(NULL, AV_LOG_FATAL, "libcurl could not be initialized\n");
+        return 1;
+    }
     parse_loglevel(argc, argv, options);
     show_banner(argc, argv, options);
 
@@ -376,5 +397,6 @@ end:
     av_freep(&opts.spool);
     av_freep(&opts.state);
     uninit_opts();
+    curl_global_cleanup();
     return ret < 0;
 }

@@ -133,7 +133,7 @@ int ff_liverec_task_matches(const LiveRecTask *t, const char *domain, const char
 
 typedef struct LiveRecSession LiveRecSession;
 typedef struct LiveRecState LiveRecState;
-typedef struct LiveRecUploader LiveRecUploader;
+typedef struct LiveRecWorker LiveRecWorker;
 
 /* A finished recording file in the catalog (HLS: its final playlist, with its segments). */
 typedef struct LiveRecFile {
@@ -144,17 +144,37 @@ typedef struct LiveRecFile {
     int64_t size;
     int64_t created;                    ///< Unix seconds
     int     attempts;
+    int64_t start_usec, end_usec;       ///< wall clock of the recording (Unix microseconds)
+    int64_t media_start_ms;             ///< first timestamp in the file
 } LiveRecFile;
+
+/* A pending callback: the recording it announces. file.object_key holds the object's URL. */
+typedef struct LiveRecCallback {
+    int64_t id;
+    int     attempts;
+    int64_t queued_usec;
+    LiveRecFile file;
+} LiveRecCallback;
 
 /* ffliverec_state.c: the catalog and upload queue, SQLite in STATE/ffliverec.db */
 int  ff_liverec_state_open(LiveRecState **st, const char *dir);
 void ff_liverec_state_close(LiveRecState **st);
-/** Add a finished file (once: the local path is unique). Returns 1 if added, 0 if known. */
-int  ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f);
+/**
+ * Add a finished file (once: the local path is unique); without an object key and with
+ * callback set, its callback is queued in the same transaction. Returns 1 if added, 0 if known.
+ */
+int  ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback);
 /** The next file to upload whose retry time has come: 1 and *f filled, 0 if none. */
 int  ff_liverec_state_next_upload(LiveRecState *st, int64_t now, LiveRecFile *f);
 int  ff_liverec_state_pending(LiveRecState *st);
-int  ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int64_t now);
+/** Mark a file uploaded and (with callback) queue its callback, in one transaction. */
+int  ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int64_t now_usec,
+                               int callback);
+/** The next callback due: 1 and *cb filled (free cb->file), 0 if none. */
+int  ff_liverec_state_next_callback(LiveRecState *st, int64_t now, LiveRecCallback *cb);
+int  ff_liverec_state_callback_done(LiveRecState *st, int64_t id, int delivered, int give_up,
+                                    int64_t next_try, int64_t now_usec);
+int  ff_liverec_state_callbacks_pending(LiveRecState *st);
 int  ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try);
 /** Print the catalog (the cloud API's "query recording files"). */
 int  ff_liverec_state_list(LiveRecState *st);
@@ -167,12 +187,30 @@ void ff_liverec_file_free(LiveRecFile *f);
 int ff_liverec_hls_files(const char *playlist, int (*cb)(void *opaque, const char *path),
                          void *opaque);
 
-/* ffliverec_upload.c: a thread that uploads the catalog's pending files through vodupload */
-int  ff_liverec_uploader_start(LiveRecUploader **u, const LiveRecConfig *cfg,
-                               const char *state_dir, volatile int *stop);
-void ff_liverec_uploader_kick(LiveRecUploader *u);
+/* ffliverec_worker.c: a thread working through one queue of the catalog */
+typedef struct LiveRecWorkerOps {
+    const char *name;
+    /** Do the next item that is due: 1 if one was done (or tried), 0 if none, < 0 on error. */
+    int  (*step)(LiveRecWorker *w, void *priv, LiveRecState *st);
+    /** Items left (also those not due yet). */
+    int  (*pending)(LiveRecState *st);
+    void (*uninit)(void *priv);
+} LiveRecWorkerOps;
+
+/** Start a worker; it owns priv (ops->uninit) even when starting fails. */
+int  ff_liverec_worker_start(LiveRecWorker **w, const LiveRecWorkerOps *ops, void *priv,
+                             const char *state_dir, volatile int *stop);
+void ff_liverec_worker_kick(LiveRecWorker *w);
+int  ff_liverec_worker_stopping(const LiveRecWorker *w);
 /** Stop the thread; with drain, first wait until nothing is pending (or *stop). */
-int  ff_liverec_uploader_finish(LiveRecUploader **u, int drain);
+int  ff_liverec_worker_finish(LiveRecWorker **w, int drain);
+
+/* ffliverec_upload.c: uploads the catalog's pending files through vodupload */
+int  ff_liverec_uploader_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
+                               volatile int *stop, LiveRecWorker *notifier);
+/* ffliverec_callback.c: delivers the queued callbacks */
+int  ff_liverec_notifier_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
+                               volatile int *stop);
 
 typedef struct LiveRecSessionOptions {
     const char *domain, *app, *stream;  ///< checked with ff_liverec_check_stream_name()
@@ -181,7 +219,8 @@ typedef struct LiveRecSessionOptions {
     int64_t rw_timeout;                 ///< microseconds without data that end a push
     volatile int *stop;                 ///< set (by a signal) to end the session cleanly
     LiveRecState *state;                ///< the catalog finished files are added to
-    LiveRecUploader *uploader;          ///< told when files were added (NULL: no storage)
+    LiveRecWorker *uploader;            ///< told when files were added (NULL: no storage)
+    LiveRecWorker *notifier;            ///< told when callbacks were queued (NULL: none)
 } LiveRecSessionOptions;
 
 /**

@@ -488,6 +488,27 @@ static int add_size(void *opaque, const char *path)
     return 0;
 }
 
+/*
+ * When the recording was: the file was finalized when it was last written (mtime, to the
+ * second), right after its last packet, so it started its duration before that.
+ * media_start_time is its first timestamp.
+ */
+static void probe_times(const char *path, const struct stat *st, LiveRecFile *f)
+{
+    AVFormatContext *ic = NULL;
+    int64_t end = st->st_mtime * 1000000LL, duration = 0;
+
+    if (avformat_open_input(&ic, path, NULL, NULL) >= 0) {
+        if (avformat_find_stream_info(ic, NULL) >= 0) {
+            duration = ic->duration != AV_NOPTS_VALUE ? ic->duration : 0;
+            f->media_start_ms = ic->start_time != AV_NOPTS_VALUE ? ic->start_time / 1000 : 0;
+        }
+        avformat_close_input(&ic);
+    }
+    f->end_usec   = end;
+    f->start_usec = end - duration;
+}
+
 /* The object key of a finished file: the storage KeyTemplate, [task-ID/], format/, name */
 static char *object_key(const LiveRecSession *s, const Output *out, const char *name)
 {
@@ -567,8 +588,9 @@ static void collect_finished(LiveRecSession *s)
             f.created    = av_gettime() / 1000000;
             if (out->format == LIVEREC_HLS)
                 ff_liverec_hls_files(path, add_size, &f.size);
+            probe_times(path, &st, &f);
             f.object_key = object_key(s, out, e->d_name);
-            if (ff_liverec_state_add(s->opts.state, &f) > 0) {
+            if (ff_liverec_state_add(s->opts.state, &f, !!s->cfg->callback_url) > 0) {
                 av_log(NULL, AV_LOG_INFO, "finished: %s (%"PRId64" bytes)%s\n", path, f.size,
                        f.object_key ? ", queued for upload" : "");
                 added++;
@@ -578,8 +600,10 @@ static void collect_finished(LiveRecSession *s)
         closedir(d);
         av_free(dir);
     }
-    if (added)
-        ff_liverec_uploader_kick(s->opts.uploader);
+    if (added) {
+        ff_liverec_worker_kick(s->opts.uploader);
+        ff_liverec_worker_kick(s->opts.notifier);
+    }
 }
 
 /* No push came back in time: close the HLS recordings for good. */

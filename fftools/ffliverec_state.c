@@ -52,7 +52,19 @@ static const char schema_sql[] =
     "  next_try INTEGER NOT NULL DEFAULT 0,"
     "  url TEXT NOT NULL DEFAULT '',"
     "  created INTEGER NOT NULL,"
-    "  uploaded INTEGER NOT NULL DEFAULT 0"
+    "  uploaded INTEGER NOT NULL DEFAULT 0,"
+    "  start_usec INTEGER NOT NULL DEFAULT 0,"  /* wall clock of the first and last media */
+    "  end_usec INTEGER NOT NULL DEFAULT 0,"
+    "  media_start_ms INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE IF NOT EXISTS callbacks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  recording_id INTEGER NOT NULL UNIQUE REFERENCES recordings(id),"
+    "  status TEXT NOT NULL DEFAULT 'pending',"  /* pending | delivered | failed */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_try INTEGER NOT NULL DEFAULT 0,"
+    "  queued_usec INTEGER NOT NULL DEFAULT 0,"
+    "  delivered_usec INTEGER NOT NULL DEFAULT 0"
     ");";
 
 static int db_error(LiveRecState *st, const char *what)
@@ -99,15 +111,42 @@ void ff_liverec_state_close(LiveRecState **pst)
     av_freep(pst);
 }
 
-int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f)
+static int exec(LiveRecState *st, const char *sql)
+{
+    return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_error(st, sql);
+}
+
+/* Queue the callback of recording id (once), inside the caller's transaction. */
+static int queue_callback(LiveRecState *st, int64_t id, int64_t now_usec)
 {
     sqlite3_stmt *q;
     int ret;
 
+    if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO callbacks (recording_id, queued_usec)"
+                           " VALUES (?, ?)", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "queue callback");
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, now_usec);
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "queue callback");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback)
+{
+    sqlite3_stmt *q;
+    int ret, added;
+
+    if ((ret = exec(st, "BEGIN IMMEDIATE")) < 0)
+        return ret;
     if (sqlite3_prepare_v2(st->db,
             "INSERT OR IGNORE INTO recordings (domain, app, stream, task_id, format, local_path,"
-            " object_key, size, status, created) VALUES (?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "insert");
+            " object_key, size, status, created, start_usec, end_usec, media_start_ms)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK) {
+        ret = db_error(st, "insert");
+        exec(st, "ROLLBACK");
+        return ret;
+    }
     sqlite3_bind_text(q, 1, f->domain, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, f->app, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 3, f->stream, -1, SQLITE_STATIC);
@@ -118,9 +157,20 @@ int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f)
     sqlite3_bind_int64(q, 8, f->size);
     sqlite3_bind_text(q, 9, f->object_key ? "pending" : "local", -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 10, f->created);
+    sqlite3_bind_int64(q, 11, f->start_usec);
+    sqlite3_bind_int64(q, 12, f->end_usec);
+    sqlite3_bind_int64(q, 13, f->media_start_ms);
     ret = sqlite3_step(q) == SQLITE_DONE ? sqlite3_changes(st->db) : db_error(st, "insert");
     sqlite3_finalize(q);
-    return ret;
+    added = ret > 0;
+    /* without storage a file is done when it is finished: its callback goes now */
+    if (added && callback && !f->object_key)
+        ret = queue_callback(st, sqlite3_last_insert_rowid(st->db), f->created * 1000000);
+    if (ret < 0) {
+        exec(st, "ROLLBACK");
+        return ret;
+    }
+    return (ret = exec(st, "COMMIT")) < 0 ? ret : added;
 }
 
 static char *column_dup(sqlite3_stmt *q, int i)
@@ -189,18 +239,104 @@ int ff_liverec_state_pending(LiveRecState *st)
     return ret;
 }
 
-int ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int64_t now)
+int ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int64_t now_usec,
+                              int callback)
 {
     sqlite3_stmt *q;
     int ret;
 
+    if ((ret = exec(st, "BEGIN IMMEDIATE")) < 0)
+        return ret;
     if (sqlite3_prepare_v2(st->db, "UPDATE recordings SET status = 'uploaded', url = ?, uploaded = ?"
-                           " WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "update");
+                           " WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+        ret = db_error(st, "update");
+        exec(st, "ROLLBACK");
+        return ret;
+    }
     sqlite3_bind_text(q, 1, url, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, now);
+    sqlite3_bind_int64(q, 2, now_usec / 1000000);
     sqlite3_bind_int64(q, 3, id);
     ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
+    sqlite3_finalize(q);
+    /* uploaded and its callback queued: both or neither */
+    if (ret >= 0 && callback)
+        ret = queue_callback(st, id, now_usec);
+    if (ret < 0) {
+        exec(st, "ROLLBACK");
+        return ret;
+    }
+    return exec(st, "COMMIT");
+}
+
+int ff_liverec_state_next_callback(LiveRecState *st, int64_t now, LiveRecCallback *cb)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    memset(cb, 0, sizeof(*cb));
+    if (sqlite3_prepare_v2(st->db,
+            "SELECT c.id, c.attempts, c.queued_usec, r.id, r.domain, r.app, r.stream, r.task_id,"
+            " r.format, r.size, r.url, r.start_usec, r.end_usec, r.media_start_ms, r.local_path"
+            " FROM callbacks c JOIN recordings r ON r.id = c.recording_id"
+            " WHERE c.status = 'pending' AND c.next_try <= ? ORDER BY c.id LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "select callback");
+    sqlite3_bind_int64(q, 1, now);
+    ret = sqlite3_step(q);
+    if (ret == SQLITE_ROW) {
+        LiveRecFile *f = &cb->file;
+        cb->id          = sqlite3_column_int64(q, 0);
+        cb->attempts    = sqlite3_column_int(q, 1);
+        cb->queued_usec = sqlite3_column_int64(q, 2);
+        f->id           = sqlite3_column_int64(q, 3);
+        f->domain       = column_dup(q, 4);
+        f->app          = column_dup(q, 5);
+        f->stream       = column_dup(q, 6);
+        f->task_id      = column_dup(q, 7);
+        f->format       = column_dup(q, 8);
+        f->size         = sqlite3_column_int64(q, 9);
+        f->object_key   = column_dup(q, 10);   /* the object's URL once uploaded */
+        f->start_usec   = sqlite3_column_int64(q, 11);
+        f->end_usec     = sqlite3_column_int64(q, 12);
+        f->media_start_ms = sqlite3_column_int64(q, 13);
+        f->local_path   = column_dup(q, 14);
+        ret = f->domain && f->app && f->stream && f->task_id && f->format && f->object_key &&
+              f->local_path ? 1 : AVERROR(ENOMEM);
+        if (ret < 0)
+            ff_liverec_file_free(f);
+    } else {
+        ret = ret == SQLITE_DONE ? 0 : db_error(st, "select callback");
+    }
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_callback_done(LiveRecState *st, int64_t id, int delivered, int give_up,
+                                   int64_t next_try, int64_t now_usec)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "UPDATE callbacks SET attempts = attempts + 1, status = ?,"
+                           " next_try = ?, delivered_usec = ? WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "update callback");
+    sqlite3_bind_text(q, 1, delivered ? "delivered" : give_up ? "failed" : "pending", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, next_try);
+    sqlite3_bind_int64(q, 3, delivered ? now_usec : 0);
+    sqlite3_bind_int64(q, 4, id);
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update callback");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_callbacks_pending(LiveRecState *st)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM callbacks WHERE status = 'pending'",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "count");
+    ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, "count");
     sqlite3_finalize(q);
     return ret;
 }

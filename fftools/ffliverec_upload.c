@@ -19,7 +19,7 @@
  */
 
 /*
- * One thread takes the catalog's pending files in order and copies each into storage through the
+ * The upload worker takes the catalog's pending files in order and copies each into storage through the
  * vodupload protocol (a multipart upload with a journal in the state folder, so a restart after
  * kill -9 resumes it). An HLS recording is its segments, then its playlist. Only when the upload
  * is confirmed is the file marked uploaded in the catalog, and then the local copy is removed. A
@@ -36,7 +36,6 @@
 #include "libavutil/dict.h"
 #include "libavutil/error.h"
 #include "libavutil/mem.h"
-#include "libavutil/thread.h"
 #include "libavutil/time.h"
 #include "libavformat/avio.h"
 
@@ -44,25 +43,21 @@
 
 #define COPY_BUFFER (1 << 20)
 
-struct LiveRecUploader {
+typedef struct Uploader {
     const LiveRecConfig *cfg;
     char *state_dir;
-    LiveRecState *state;            ///< the worker's own connection
-    volatile int *stop;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int kicked, quit, drain;
+    LiveRecWorker *worker;
+    LiveRecWorker *notifier;        ///< told when a callback was queued (NULL: no callbacks)
     uint8_t *buf;
-};
+} Uploader;
 
 static int interrupt_cb(void *opaque)
 {
-    LiveRecUploader *u = opaque;
-    return u->stop && *u->stop;
+    Uploader *u = opaque;
+    return ff_liverec_worker_stopping(u->worker);
 }
 
-static int copy_file(LiveRecUploader *u, const char *src, const char *url, const char *journal)
+static int copy_file(Uploader *u, const char *src, const char *url, const char *journal)
 {
     AVIOInterruptCB icb = { interrupt_cb, u };
     AVIOContext *in = NULL, *out = NULL;
@@ -103,7 +98,7 @@ static int copy_file(LiveRecUploader *u, const char *src, const char *url, const
 }
 
 typedef struct HlsUpload {
-    LiveRecUploader *u;
+    Uploader *u;
     const char *key_dir;            ///< object key of the playlist's folder, with '/'
     int ret;
 } HlsUpload;
@@ -132,7 +127,7 @@ static int remove_segment(void *opaque, const char *path)
     return 0;
 }
 
-static int upload_one(LiveRecUploader *u, const LiveRecFile *f, char **video_url)
+static int upload_one(Uploader *u, const LiveRecFile *f, char **video_url)
 {
     char *url = object_url(u->cfg, f->object_key);
     char *journal = av_asprintf("%s/upload-%"PRId64".journal", u->state_dir, f->id);
@@ -155,129 +150,66 @@ static int upload_one(LiveRecUploader *u, const LiveRecFile *f, char **video_url
     return ret < 0 ? ret : *video_url ? 0 : AVERROR(ENOMEM);
 }
 
-static void *uploader_main(void *arg)
+static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
 {
-    LiveRecUploader *u = arg;
-
-    for (;;) {
-        int64_t now = av_gettime() / 1000000;
-        LiveRecFile f;
-        int ret;
-
-        if (u->stop && *u->stop)
-            break;
-        ret = ff_liverec_state_next_upload(u->state, now, &f);
-        if (ret > 0) {
-            char *video_url = NULL;
-            int64_t t0 = av_gettime_relative();
-            ret = upload_one(u, &f, &video_url);
-            if (ret >= 0 && ff_liverec_state_uploaded(u->state, f.id, video_url, av_gettime() / 1000000) >= 0) {
-                av_log(NULL, AV_LOG_INFO, "uploaded %s (%"PRId64" bytes, %.1f s) to %s\n",
-                       f.local_path, f.size, (av_gettime_relative() - t0) / 1e6, video_url);
-                /* the catalog says uploaded: only now the local copy goes */
-                if (!strcmp(f.format, "hls"))
-                    ff_liverec_hls_files(f.local_path, remove_segment, NULL);
-                remove_segment(NULL, f.local_path);
-            } else if (!(u->stop && *u->stop)) {
-                int64_t delay = FFMIN(5LL << FFMIN(f.attempts, 6), 300);
-                av_log(NULL, AV_LOG_WARNING, "upload of %s failed (%s); retry %d in %"PRId64" s\n",
-                       f.local_path, av_err2str(ret), f.attempts + 1, delay);
-                ff_liverec_state_retry_later(u->state, f.id, now + delay);
-            }
-            av_free(video_url);
-            ff_liverec_file_free(&f);
-            continue;
-        }
-        pthread_mutex_lock(&u->lock);
-        if (u->quit || (u->drain && ff_liverec_state_pending(u->state) <= 0)) {
-            pthread_mutex_unlock(&u->lock);
-            break;
-        }
-        if (!u->kicked) {
-            struct timespec ts;
-            int64_t t = av_gettime() + 1000000;
-            ts.tv_sec  = t / 1000000;
-            ts.tv_nsec = t % 1000000 * 1000;
-            pthread_cond_timedwait(&u->cond, &u->lock, &ts);
-        }
-        u->kicked = 0;
-        pthread_mutex_unlock(&u->lock);
-    }
-    return NULL;
-}
-
-int ff_liverec_uploader_start(LiveRecUploader **pu, const LiveRecConfig *cfg,
-                              const char *state_dir, volatile int *stop)
-{
-    LiveRecUploader *u = av_mallocz(sizeof(*u));
+    Uploader *u = priv;
+    int64_t now = av_gettime() / 1000000;
+    char *video_url = NULL;
+    int64_t t0 = av_gettime_relative();
+    LiveRecFile f;
     int ret;
 
-    *pu = NULL;
-    if (!u || !(u->state_dir = av_strdup(state_dir)) || !(u->buf = av_malloc(COPY_BUFFER))) {
-        ret = AVERROR(ENOMEM);
-        goto fail;
+    u->worker = w;
+    if ((ret = ff_liverec_state_next_upload(st, now, &f)) <= 0)
+        return ret;
+    ret = upload_one(u, &f, &video_url);
+    if (ret >= 0 && (ret = ff_liverec_state_uploaded(st, f.id, video_url, av_gettime(), !!u->notifier)) >= 0) {
+        av_log(NULL, AV_LOG_INFO, "uploaded %s (%"PRId64" bytes, %.1f s) to %s\n",
+               f.local_path, f.size, (av_gettime_relative() - t0) / 1e6, video_url);
+        ff_liverec_worker_kick(u->notifier);
+        /* the catalog says uploaded: only now the local copy goes */
+        if (!strcmp(f.format, "hls"))
+            ff_liverec_hls_files(f.local_path, remove_segment, NULL);
+        remove_segment(NULL, f.local_path);
+    } else if (!ff_liverec_worker_stopping(w)) {
+        int64_t delay = FFMIN(5LL << FFMIN(f.attempts, 6), 300);
+        av_log(NULL, AV_LOG_WARNING, "upload of %s failed (%s); retry %d in %"PRId64" s\n",
+               f.local_path, av_err2str(ret), f.attempts + 1, delay);
+        ff_liverec_state_retry_later(st, f.id, now + delay);
     }
-    u->cfg  = cfg;
-    u->stop = stop;
-    if ((ret = ff_liverec_state_open(&u->state, state_dir)) < 0)
-        goto fail;
-    pthread_mutex_init(&u->lock, NULL);
-    pthread_cond_init(&u->cond, NULL);
-    if ((ret = pthread_create(&u->thread, NULL, uploader_main, u))) {
-        ret = AVERROR(ret);
-        pthread_cond_destroy(&u->cond);
-        pthread_mutex_destroy(&u->lock);
-        goto fail;
-    }
-    *pu = u;
-    return 0;
-fail:
-    if (u) {
-        ff_liverec_state_close(&u->state);
-        av_free(u->state_dir);
-        av_free(u->buf);
-        av_free(u);
-    }
-    return ret;
+    av_free(video_url);
+    ff_liverec_file_free(&f);
+    return 1;
 }
 
-void ff_liverec_uploader_kick(LiveRecUploader *u)
+static void upload_uninit(void *priv)
 {
+    Uploader *u = priv;
     if (!u)
         return;
-    pthread_mutex_lock(&u->lock);
-    u->kicked = 1;
-    pthread_cond_signal(&u->cond);
-    pthread_mutex_unlock(&u->lock);
-}
-
-int ff_liverec_uploader_finish(LiveRecUploader **pu, int drain)
-{
-    LiveRecUploader *u = *pu;
-    int pending;
-
-    if (!u)
-        return 0;
-    pthread_mutex_lock(&u->lock);
-    if (drain)
-        u->drain = 1;
-    else
-        u->quit = 1;
-    u->kicked = 1;
-    pthread_cond_signal(&u->cond);
-    pthread_mutex_unlock(&u->lock);
-    if (drain)
-        av_log(NULL, AV_LOG_INFO, "waiting for the pending uploads\n");
-    pthread_join(u->thread, NULL);
-    pending = ff_liverec_state_pending(u->state);
-    if (pending > 0)
-        av_log(NULL, AV_LOG_WARNING, "%d upload%s pending; the next run with this state folder "
-               "continues them\n", pending, pending == 1 ? " is" : "s are");
-    pthread_cond_destroy(&u->cond);
-    pthread_mutex_destroy(&u->lock);
-    ff_liverec_state_close(&u->state);
     av_free(u->state_dir);
     av_free(u->buf);
-    av_freep(pu);
-    return pending > 0 ? AVERROR(EAGAIN) : 0;
+    av_free(u);
+}
+
+static const LiveRecWorkerOps upload_ops = {
+    .name    = "upload",
+    .step    = upload_step,
+    .pending = ff_liverec_state_pending,
+    .uninit  = upload_uninit,
+};
+
+int ff_liverec_uploader_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
+                              volatile int *stop, LiveRecWorker *notifier)
+{
+    Uploader *u = av_mallocz(sizeof(*u));
+
+    *w = NULL;
+    if (!u || !(u->state_dir = av_strdup(state_dir)) || !(u->buf = av_malloc(COPY_BUFFER))) {
+        upload_uninit(u);
+        return AVERROR(ENOMEM);
+    }
+    u->cfg      = cfg;
+    u->notifier = notifier;
+    return ff_liverec_worker_start(w, &upload_ops, u, state_dir, stop);
 }

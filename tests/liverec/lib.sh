@@ -260,3 +260,39 @@ lr_play_hls() {
 lr_json() {
     printf '%s' "$1" | python3 -c 'import json, sys; v = json.load(sys.stdin).get(sys.argv[1]); print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$2"
 }
+
+# A callback receiver on 127.0.0.1 (a free port): Python's ThreadingHTTPServer. Every POST is
+# appended to $LR_DIR/callbacks.jsonl as {"received": UNIX_SECONDS, "path": ..., "body": JSON}.
+# While the file $LR_DIR/callback.fail exists it answers 500 (and records nothing). Sets
+# LR_CALLBACK_URL and LR_CALLBACK_PID.
+lr_callback_start() {
+    port=$(lr_free_port)
+    python3 - "$port" "$LR_DIR" > "$LR_DIR/callback-receiver.log" 2>&1 <<'PY' &
+import json, os, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+port, d = int(sys.argv[1]), sys.argv[2]
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if os.path.exists(os.path.join(d, "callback.fail")):
+            self.send_response(500)
+            self.end_headers()
+            return
+        with open(os.path.join(d, "callbacks.jsonl"), "a") as f:
+            f.write(json.dumps({"received": time.time(), "path": self.path,
+                                "content_type": self.headers.get("Content-Type"),
+                                "body": json.loads(body)}) + "\n")
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("%s %s\n" % (time.strftime("%H:%M:%S"), fmt % args))
+
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+PY
+    LR_CALLBACK_PID=$!
+    lr_track $LR_CALLBACK_PID
+    lr_wait_port "$port" 10 || lr_fail "the callback receiver did not start"
+    LR_CALLBACK_URL=http://127.0.0.1:$port/live/record
+}
