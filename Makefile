@@ -1,8 +1,10 @@
 # liverec: builds and tests through the assembled FFmpeg tree in build/ (DESIGN.md section 1).
 #
-#   make                 assemble if needed, configure if needed, build build/ffmpeg, build/ffprobe
+#   make                 assemble if needed, configure if needed, build build/ffmpeg, build/ffprobe,
+#                        build/ffliverec
 #   make demo            install what is missing, build, record a test push through a local
-#                        nginx-rtmp origin with liverec_hls (two interruptions, one playlist)
+#                        nginx-rtmp origin with ffliverec (two interruptions: one spliced HLS,
+#                        MP4/FLV/AAC files per push)
 #   make check           install what is missing, build, run FATE liverec + the integration tests
 #   make fate-liverec    only the FATE tests
 #   make bench           the side-by-side benchmarks in tests/bench/
