@@ -44,6 +44,7 @@ struct LiveRecWorker {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int kicked, quit, drain;
+    int told_waiting;               ///< "waiting for the pending ..." was logged
 };
 
 int ff_liverec_worker_stopping(const LiveRecWorker *w)
@@ -59,9 +60,16 @@ static void *worker_main(void *arg)
         if (w->ops->step(w, w->priv, w->state) > 0)
             continue;
         pthread_mutex_lock(&w->lock);
-        if (w->quit || (w->drain && w->ops->pending(w->state) <= 0)) {
-            pthread_mutex_unlock(&w->lock);
-            break;
+        if (w->quit)
+            goto quit;
+        /* the connection is this thread's: only it asks how much is left */
+        if (w->drain) {
+            int pending = w->ops->pending(w->state);
+            if (pending <= 0)
+                goto quit;
+            if (!w->told_waiting++)
+                av_log(NULL, AV_LOG_INFO, "waiting for %d pending %s%s\n", pending,
+                       w->ops->name, pending == 1 ? "" : "s");
         }
         if (!w->kicked) {
             struct timespec ts;
@@ -73,6 +81,9 @@ static void *worker_main(void *arg)
         w->kicked = 0;
         pthread_mutex_unlock(&w->lock);
     }
+    return NULL;
+quit:
+    pthread_mutex_unlock(&w->lock);
     return NULL;
 }
 
@@ -135,8 +146,6 @@ int ff_liverec_worker_finish(LiveRecWorker **pw, int drain)
     w->kicked = 1;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
-    if (drain && w->ops->pending(w->state) > 0)
-        av_log(NULL, AV_LOG_INFO, "waiting for the pending %ss\n", w->ops->name);
     pthread_join(w->thread, NULL);
     pending = w->ops->pending(w->state);
     if (pending > 0)
