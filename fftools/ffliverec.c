@@ -93,7 +93,8 @@ static const OptionDef options[] = {
       "folder of the catalog and upload queue (SQLite, default: state)", "folder" },
     { "list",   OPT_TYPE_BOOL,   0, { &opts.list },  "print the catalog of recordings and exit" },
     { "flush",  OPT_TYPE_BOOL,   0, { &opts.flush },
-      "deliver what is pending in the state folder (uploads, callbacks), then exit" },
+      "deliver what is pending in the state folder (uploads, callbacks, deletions past "
+      "StorageTime), then exit" },
     { "rw_timeout", OPT_TYPE_TIME, OPT_EXPERT, { &opts.rw_timeout },
       "time without data after which a push counts as interrupted (default 3 s)", "duration" },
     { NULL, },
@@ -254,28 +255,36 @@ static int do_list(void)
     return ret;
 }
 
-static int start_workers(const LiveRecConfig *cfg, const char *dir, LiveRecWorker **up,
-                         LiveRecWorker **notifier)
+/* The queues of the catalog, each worked through by its own thread (ffliverec_worker.c). */
+typedef struct Workers {
+    LiveRecWorker *uploader, *notifier, *retention;
+} Workers;
+
+static int start_workers(const LiveRecConfig *cfg, const char *dir, Workers *w)
 {
     int ret = 0;
     if (cfg->callback_url)
-        ret = ff_liverec_notifier_start(notifier, cfg, dir, &received_signal);
+        ret = ff_liverec_notifier_start(&w->notifier, cfg, dir, &received_signal);
     if (ret >= 0 && cfg->storage_endpoint)
-        ret = ff_liverec_uploader_start(up, cfg, dir, &received_signal, *notifier);
+        ret = ff_liverec_uploader_start(&w->uploader, cfg, dir, &received_signal, w->notifier);
+    if (ret >= 0)
+        ret = ff_liverec_retention_start(&w->retention, dir, &received_signal);
     return ret;
 }
 
-/* Uploads first (they queue callbacks), then callbacks; a signal leaves both for the next run. */
-static int finish_workers(int ret, LiveRecWorker **up, LiveRecWorker **notifier)
+/* Uploads first (they queue callbacks and make files deletable), then callbacks and deletions;
+ * a signal leaves them for the next run. */
+static int finish_workers(int ret, Workers *w)
 {
-    int ret2 = ff_liverec_worker_finish(up, ret >= 0);
-    int ret3 = ff_liverec_worker_finish(notifier, ret >= 0);
-    return ret < 0 ? ret : ret2 < 0 ? ret2 : ret3;
+    int ret2 = ff_liverec_worker_finish(&w->uploader, ret >= 0);
+    int ret3 = ff_liverec_worker_finish(&w->notifier, ret >= 0);
+    int ret4 = ff_liverec_worker_finish(&w->retention, ret >= 0);
+    return ret < 0 ? ret : ret2 < 0 ? ret2 : ret3 < 0 ? ret3 : ret4;
 }
 
 static int do_flush(const LiveRecConfig *cfg)
 {
-    LiveRecWorker *up = NULL, *notifier = NULL;
+    Workers w = { 0 };
     LiveRecState *st = NULL;
     const char *dir;
     int ret;
@@ -286,8 +295,8 @@ static int do_flush(const LiveRecConfig *cfg)
     signal(SIGINT, signal_handler);
     signal(SIGTERM, signal_handler);
     avformat_network_init();
-    ret = start_workers(cfg, dir, &up, &notifier);
-    ret = finish_workers(ret, &up, &notifier);
+    ret = start_workers(cfg, dir, &w);
+    ret = finish_workers(ret, &w);
     avformat_network_deinit();
     return ret;
 }
@@ -303,6 +312,7 @@ static int do_record(const LiveRecConfig *cfg)
         .rw_timeout = opts.rw_timeout,
         .stop       = &received_signal,
     };
+    Workers w = { 0 };
     AVBPrint why;
     const char *dir;
     int ret = 0;
@@ -322,11 +332,13 @@ static int do_record(const LiveRecConfig *cfg)
     signal(SIGINT, signal_handler);
     signal(SIGTERM, signal_handler);
     avformat_network_init();
-    ret = start_workers(cfg, dir, &so.uploader, &so.notifier);
+    ret = start_workers(cfg, dir, &w);
+    so.uploader = w.uploader;
+    so.notifier = w.notifier;
     if (ret >= 0)
         ret = ff_liverec_session_run(cfg, &so);
-    /* the session is over: finish uploads and callbacks (a signal leaves them for the next run) */
-    ret = finish_workers(ret, &so.uploader, &so.notifier);
+    /* the session is over: finish the queues (a signal leaves them for the next run) */
+    ret = finish_workers(ret, &w);
     ff_liverec_state_close(&so.state);
     avformat_network_deinit();
     return ret;

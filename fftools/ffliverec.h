@@ -146,6 +146,7 @@ typedef struct LiveRecFile {
     int     attempts;
     int64_t start_usec, end_usec;       ///< wall clock of the recording (Unix microseconds)
     int64_t media_start_ms;             ///< first timestamp in the file
+    int64_t expires;                    ///< Unix seconds: deleted after (StorageTime), 0 = never
 } LiveRecFile;
 
 /* A pending callback: the recording it announces. file.object_key holds the object's URL. */
@@ -176,13 +177,23 @@ int  ff_liverec_state_callback_done(LiveRecState *st, int64_t id, int delivered,
                                     int64_t next_try, int64_t now_usec);
 int  ff_liverec_state_callbacks_pending(LiveRecState *st);
 int  ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try);
+/**
+ * Retention: the next stored or local recording past its StorageTime whose retry time has
+ * come: 1 and *f filled (id, format, local_path; object_key holds its URL, "" if local), 0 if none.
+ */
+int  ff_liverec_state_next_expired(LiveRecState *st, int64_t now, LiveRecFile *f);
+/** Recordings past their StorageTime that are not deleted yet and due (not waiting for a retry). */
+int  ff_liverec_state_expired(LiveRecState *st, int64_t now);
+/** Mark a recording deleted, or with next_try != 0 try again then. */
+int  ff_liverec_state_deleted(LiveRecState *st, int64_t id, int64_t next_try);
 /** Print the catalog (the cloud API's "query recording files"). */
 int  ff_liverec_state_list(LiveRecState *st);
 void ff_liverec_file_free(LiveRecFile *f);
 
 /**
- * Call cb for every segment (and EXT-X-MAP) file an HLS playlist lists, as a path in the
- * playlist's folder. Names that are not plain file names are refused.
+ * Call cb for every segment (and EXT-X-MAP) file an HLS playlist lists, as a path (or URL) in
+ * the playlist's folder. The playlist is a local path or any URL avio reads (a vodupload object).
+ * Names that are not plain file names are refused.
  */
 int ff_liverec_hls_files(const char *playlist, int (*cb)(void *opaque, const char *path),
                          void *opaque);
@@ -208,6 +219,8 @@ int  ff_liverec_worker_finish(LiveRecWorker **w, int drain);
 /* ffliverec_upload.c: uploads the catalog's pending files through vodupload */
 int  ff_liverec_uploader_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
                                volatile int *stop, LiveRecWorker *notifier);
+/* ffliverec_retention.c: deletes recordings past their StorageTime (objects and local files) */
+int  ff_liverec_retention_start(LiveRecWorker **w, const char *state_dir, volatile int *stop);
 /* ffliverec_callback.c: delivers the queued callbacks */
 int  ff_liverec_notifier_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
                                volatile int *stop);

@@ -44,6 +44,7 @@
 #include "libavutil/mem.h"
 #include "libavutil/time.h"
 #include "libavformat/avformat.h"
+#include "libavformat/avio.h"
 
 #include "ffliverec.h"
 
@@ -89,9 +90,9 @@ static int make_dirs(const char *path)
     if (!p)
         return AVERROR(ENOMEM);
     for (s = p + 1; ret >= 0; s++) {
-        if (*s != '/' && *s)
-            continue;
         char c = *s;
+        if (c != '/' && c)
+            continue;
         *s = 0;
         if (mkdir(p, 0755) < 0 && errno != EEXIST)
             ret = AVERROR(errno);
@@ -346,16 +347,21 @@ end:
 static void status_line(LiveRecSession *s, int64_t now_rel, int last)
 {
     double t = (now_rel - s->push_start) / 1e6;
-    int open = 0;
+    int open = 0, uploads = 0, callbacks = 0;
 
     if (!last && now_rel - s->last_status < 1000000)
         return;
     s->last_status = now_rel;
     for (int i = 0; i < s->nb_outs; i++)
         open += !!s->outs[i].oc;
-    av_log(NULL, AV_LOG_INFO, "%s/%s/%s: push %d, %.1f s, %.0f kb/s, %d recordings open%s",
+    if (s->opts.state) {
+        uploads   = FFMAX(ff_liverec_state_pending(s->opts.state), 0);
+        callbacks = FFMAX(ff_liverec_state_callbacks_pending(s->opts.state), 0);
+    }
+    av_log(NULL, AV_LOG_INFO, "%s/%s/%s: push %d, %.1f s, %.0f kb/s, %d recordings open, "
+           "%d uploads and %d callbacks pending%s",
            s->opts.domain, s->opts.app, s->opts.stream, s->pushes, t,
-           t > 0 ? s->bytes * 8 / t / 1000 : 0, open, last ? "\n" : "\r");
+           t > 0 ? s->bytes * 8 / t / 1000 : 0, open, uploads, callbacks, last ? "\n" : "\r");
 }
 
 /* Demux one push into the outputs until the input ends. */
@@ -452,31 +458,45 @@ int ff_liverec_hls_files(const char *playlist, int (*cb)(void *opaque, const cha
 {
     const char *slash = strrchr(playlist, '/');
     int dir_len = slash ? slash - playlist + 1 : 0;
-    char line[4096];
-    FILE *f = fopen(playlist, "r");
-    int ret = 0;
+    AVIOContext *pb = NULL;
+    AVBPrint text;
+    char *line, *next;
+    int ret;
 
-    if (!f)
-        return AVERROR(errno);
-    while (ret >= 0 && fgets(line, sizeof(line), f)) {
-        char *name = line, *end, path[8192];
-        line[strcspn(line, "\r\n")] = 0;
+    if ((ret = avio_open(&pb, playlist, AVIO_FLAG_READ)) < 0)
+        return ret;
+    av_bprint_init(&text, 0, AV_BPRINT_SIZE_UNLIMITED);
+    /* ours are a few hundred bytes per segment; 64 MiB is a day of 2 s segments many times over */
+    ret = avio_read_to_bprint(pb, &text, 64 << 20);
+    avio_closep(&pb);
+    if (ret >= 0 && !av_bprint_is_complete(&text))
+        ret = AVERROR(ENOMEM);
+    for (line = text.str; ret >= 0 && line && *line; line = next) {
+        char *name = line, *end, *path;
+        if ((next = strchr(line, '\n')))
+            *next++ = 0;
+        line[strcspn(line, "\r")] = 0;
         if (av_strstart(line, "#EXT-X-MAP:URI=\"", (const char **)&name)) {
             if ((end = strchr(name, '"')))
                 *end = 0;
         } else if (line[0] == '#' || !line[0]) {
             continue;
         }
-        /* our own muxer wrote it, but it is read back from disk: plain names only */
-        if (strchr(name, '/') || strchr(name, '\\') || !strcmp(name, ".") || !strcmp(name, "..")) {
+        /* our own muxer wrote it, but it is read back from disk or a bucket: plain names only */
+        if (!*name || strchr(name, '/') || strchr(name, '\\') || strchr(name, ':') ||
+            !strcmp(name, ".") || !strcmp(name, "..")) {
             av_log(NULL, AV_LOG_ERROR, "%s lists '%s', which is not a file beside it\n", playlist, name);
             ret = AVERROR_INVALIDDATA;
             break;
         }
-        snprintf(path, sizeof(path), "%.*s%s", dir_len, playlist, name);
+        if (!(path = av_asprintf("%.*s%s", dir_len, playlist, name))) {
+            ret = AVERROR(ENOMEM);
+            break;
+        }
         ret = cb(opaque, path);
+        av_free(path);
     }
-    fclose(f);
+    av_bprint_finalize(&text, NULL);
     return ret;
 }
 
@@ -548,6 +568,7 @@ static void collect_finished(LiveRecSession *s)
         return;
     for (int i = 0; i < s->nb_outs; i++) {
         const Output *out = &s->outs[i];
+        const LiveRecFormatParam *p = &out->tmpl->param[out->format];
         const char *fmt = ff_liverec_format_names[out->format];
         char *dir = av_strdup(out->url), *slash;
         DIR *d;
@@ -586,6 +607,7 @@ static void collect_finished(LiveRecSession *s)
             f.local_path = path;
             f.size       = st.st_size;
             f.created    = av_gettime() / 1000000;
+            f.expires    = p->storage_time ? f.created + p->storage_time : 0;
             if (out->format == LIVEREC_HLS)
                 ff_liverec_hls_files(path, add_size, &f.size);
             probe_times(path, &st, &f);
@@ -690,8 +712,16 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
                "to come back\n", window / 1000000);
         ret = AVERROR_EOF;
         while (!(opts->stop && *opts->stop) && av_gettime_relative() - gone < window) {
+            int64_t t0 = av_gettime_relative();
+            /* the last attempt may outlast the window by up to rw_timeout: the push's own
+             * rw_timeout is set when it is opened, so it cannot be shortened for the last one */
             if ((ret = open_input(&s)) >= 0)
                 break;
+            /* an attempt that waited rw_timeout for data was connected: an origin sends a new
+             * push to a waiting player at once, but not to one that is sleeping, so go again at
+             * once; back off only when the origin itself cannot be reached */
+            if (av_gettime_relative() - t0 >= opts->rw_timeout / 2)
+                continue;
             av_usleep(FFMIN(delay, FFMAX(window - (av_gettime_relative() - gone), 0)));
             delay = FFMIN(delay * 2, 4000000);
         }

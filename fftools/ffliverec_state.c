@@ -27,6 +27,7 @@
 #include "libavutil/avstring.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
+#include "libavutil/macros.h"
 #include "libavutil/mem.h"
 
 #include "ffliverec.h"
@@ -47,7 +48,7 @@ static const char schema_sql[] =
     "  local_path TEXT NOT NULL UNIQUE,"  /* the finished file (HLS: its playlist) */
     "  object_key TEXT NOT NULL,"         /* '' when no storage is configured */
     "  size INTEGER NOT NULL,"
-    "  status TEXT NOT NULL,"             /* local | pending | uploaded */
+    "  status TEXT NOT NULL,"             /* local | pending | uploaded | deleted */
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_try INTEGER NOT NULL DEFAULT 0,"
     "  url TEXT NOT NULL DEFAULT '',"
@@ -55,7 +56,8 @@ static const char schema_sql[] =
     "  uploaded INTEGER NOT NULL DEFAULT 0,"
     "  start_usec INTEGER NOT NULL DEFAULT 0,"  /* wall clock of the first and last media */
     "  end_usec INTEGER NOT NULL DEFAULT 0,"
-    "  media_start_ms INTEGER NOT NULL DEFAULT 0"
+    "  media_start_ms INTEGER NOT NULL DEFAULT 0,"
+    "  expires INTEGER NOT NULL DEFAULT 0"      /* Unix seconds past StorageTime, 0 = never */
     ");"
     "CREATE TABLE IF NOT EXISTS callbacks ("
     "  id INTEGER PRIMARY KEY,"
@@ -67,16 +69,33 @@ static const char schema_sql[] =
     "  delivered_usec INTEGER NOT NULL DEFAULT 0"
     ");";
 
+/* PRAGMA user_version of the schema above; a database of a newer version is not touched */
+#define SCHEMA_VERSION 1
+
 static int db_error(LiveRecState *st, const char *what)
 {
     av_log(NULL, AV_LOG_ERROR, "state %s: %s: %s\n", st->path, what, sqlite3_errmsg(st->db));
     return AVERROR_EXTERNAL;
 }
 
+/* The database's schema version, 0 for a new one, < 0 if it cannot be read (not SQLite). */
+static int user_version(LiveRecState *st)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "not a state database");
+    ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, "not a state database");
+    sqlite3_finalize(q);
+    return ret;
+}
+
 int ff_liverec_state_open(LiveRecState **pst, const char *dir)
 {
     LiveRecState *st = av_mallocz(sizeof(*st));
     char *err = NULL;
+    int version;
 
     *pst = NULL;
     if (!st || !(st->path = av_asprintf("%s/ffliverec.db", dir))) {
@@ -90,8 +109,16 @@ int ff_liverec_state_open(LiveRecState **pst, const char *dir)
         return ret;
     }
     sqlite3_busy_timeout(st->db, 10000);
-    if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &err) != SQLITE_OK ||
-        sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+    if ((version = user_version(st)) > SCHEMA_VERSION) {
+        av_log(NULL, AV_LOG_ERROR, "state %s: made by a newer ffliverec (schema %d, this one "
+               "knows %d); it is left as it is\n", st->path, version, SCHEMA_VERSION);
+        ff_liverec_state_close(&st);
+        return AVERROR(EINVAL);
+    }
+    if (version < 0 ||
+        sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(st->db, "PRAGMA user_version = " AV_STRINGIFY(SCHEMA_VERSION), NULL, NULL, &err) != SQLITE_OK) {
         av_log(NULL, AV_LOG_ERROR, "state %s: %s\n", st->path, err ? err : "cannot be set up");
         sqlite3_free(err);
         ff_liverec_state_close(&st);
@@ -141,8 +168,8 @@ int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback)
         return ret;
     if (sqlite3_prepare_v2(st->db,
             "INSERT OR IGNORE INTO recordings (domain, app, stream, task_id, format, local_path,"
-            " object_key, size, status, created, start_usec, end_usec, media_start_ms)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK) {
+            " object_key, size, status, created, start_usec, end_usec, media_start_ms, expires)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK) {
         ret = db_error(st, "insert");
         exec(st, "ROLLBACK");
         return ret;
@@ -160,6 +187,7 @@ int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback)
     sqlite3_bind_int64(q, 11, f->start_usec);
     sqlite3_bind_int64(q, 12, f->end_usec);
     sqlite3_bind_int64(q, 13, f->media_start_ms);
+    sqlite3_bind_int64(q, 14, f->expires);
     ret = sqlite3_step(q) == SQLITE_DONE ? sqlite3_changes(st->db) : db_error(st, "insert");
     sqlite3_finalize(q);
     added = ret > 0;
@@ -356,26 +384,91 @@ int ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try)
     return ret;
 }
 
+/* Retention: a recording past its StorageTime that is stored (uploaded) or kept locally. */
+#define EXPIRED "status IN ('uploaded', 'local') AND expires > 0 AND expires <= ?1"
+
+int ff_liverec_state_next_expired(LiveRecState *st, int64_t now, LiveRecFile *f)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    memset(f, 0, sizeof(*f));
+    if (sqlite3_prepare_v2(st->db, "SELECT id, format, local_path, url, expires FROM recordings"
+                           " WHERE " EXPIRED " AND next_try <= ?1 ORDER BY expires, id LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "select expired");
+    sqlite3_bind_int64(q, 1, now);
+    ret = sqlite3_step(q);
+    if (ret == SQLITE_ROW) {
+        f->id         = sqlite3_column_int64(q, 0);
+        f->format     = column_dup(q, 1);
+        f->local_path = column_dup(q, 2);
+        f->object_key = column_dup(q, 3);   /* the object's URL, "" if it was never uploaded */
+        f->expires    = sqlite3_column_int64(q, 4);
+        ret = f->format && f->local_path && f->object_key ? 1 : AVERROR(ENOMEM);
+        if (ret < 0)
+            ff_liverec_file_free(f);
+    } else {
+        ret = ret == SQLITE_DONE ? 0 : db_error(st, "select expired");
+    }
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_expired(LiveRecState *st, int64_t now)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM recordings WHERE " EXPIRED
+                           " AND next_try <= ?1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "count expired");
+    sqlite3_bind_int64(q, 1, now);
+    ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, "count expired");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_deleted(LiveRecState *st, int64_t id, int64_t next_try)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, next_try ? "UPDATE recordings SET next_try = ? WHERE id = ?" :
+                           "UPDATE recordings SET status = 'deleted' WHERE id = ?",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "update");
+    if (next_try)
+        sqlite3_bind_int64(q, 1, next_try);
+    sqlite3_bind_int64(q, next_try ? 2 : 1, id);
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
+    sqlite3_finalize(q);
+    return ret;
+}
+
 int ff_liverec_state_list(LiveRecState *st)
 {
     sqlite3_stmt *q;
     int ret, n = 0;
 
     if (sqlite3_prepare_v2(st->db, "SELECT id, domain, app, stream, task_id, format, status, size,"
-                           " attempts, CASE WHEN url != '' THEN url ELSE local_path END"
+                           " attempts, CASE WHEN url != '' THEN url ELSE local_path END,"
+                           " CASE WHEN expires > 0 THEN strftime('%Y-%m-%dT%H:%M:%SZ', expires,"
+                           " 'unixepoch') ELSE 'never' END"
                            " FROM recordings ORDER BY id", -1, &q, NULL) != SQLITE_OK)
         return db_error(st, "list");
-    printf("%-5s %-40s %-8s %-6s %-9s %12s %8s  %s\n", "id", "stream", "task", "format",
-           "status", "bytes", "attempts", "location");
+    printf("%-5s %-40s %-8s %-6s %-9s %12s %8s %-20s  %s\n", "id", "stream", "task", "format",
+           "status", "bytes", "attempts", "expires", "location");
     while ((ret = sqlite3_step(q)) == SQLITE_ROW) {
         char stream[512];
         snprintf(stream, sizeof(stream), "%s/%s/%s", sqlite3_column_text(q, 1),
                  sqlite3_column_text(q, 2), sqlite3_column_text(q, 3));
-        printf("%-5"PRId64" %-40s %-8s %-6s %-9s %12"PRId64" %8d  %s\n",
+        printf("%-5"PRId64" %-40s %-8s %-6s %-9s %12"PRId64" %8d %-20s  %s\n",
                (int64_t)sqlite3_column_int64(q, 0), stream, sqlite3_column_text(q, 4),
                sqlite3_column_text(q, 5), sqlite3_column_text(q, 6),
                (int64_t)sqlite3_column_int64(q, 7), sqlite3_column_int(q, 8),
-               sqlite3_column_text(q, 9));
+               sqlite3_column_text(q, 10), sqlite3_column_text(q, 9));
         n++;
     }
     sqlite3_finalize(q);

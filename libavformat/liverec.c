@@ -41,6 +41,7 @@
 
 #include "avio.h"
 #include "internal.h"
+#include "url.h"
 #include "liverec.h"
 
 int ff_liverec_parse_time_zone(const char *tz, int *offset, int *local)
@@ -352,6 +353,11 @@ void ff_liverec_unlock(int *fd)
         close(*fd);
 #endif
     *fd = -1;
+}
+
+int avpriv_liverec_delete(const char *url)
+{
+    return ffurl_delete(url);
 }
 
 int ff_liverec_clock(void *log_ctx, const char *wallclock, int64_t *now)

@@ -125,6 +125,13 @@ int ff_liverec_reference_stream(const AVFormatContext *s, const int *map);
 /** Close the nested context's file (if open) and free it. */
 void ff_liverec_nested_free(AVFormatContext *s, AVFormatContext **oc);
 
+/**
+ * Delete a file or an object (any protocol with url_delete: file, vodupload). For ffliverec's
+ * retention, which has no public libavformat call for it.
+ * @return 0 or a negative AVERROR (AVERROR(ENOSYS) if the protocol cannot delete)
+ */
+int avpriv_liverec_delete(const char *url);
+
 /** The naming options every liverec muxer shares; ctx is its private context type. */
 #define LIVEREC_NAMING_OPTIONS(ctx, stream_id_default, wallclock_of)                          \
     { "vod_file_name", "name template of the finished files",                                \
