@@ -265,8 +265,8 @@ lr_json() {
 # appended to $LR_DIR/callbacks.jsonl as {"received": UNIX_SECONDS, "path": ..., "body": JSON}.
 # While the file $LR_DIR/callback.fail exists it answers 500 (and records nothing). Sets
 # LR_CALLBACK_URL and LR_CALLBACK_PID.
-lr_callback_start() {
-    port=$(lr_free_port)
+lr_callback_start() { # [PORT]: default a free one
+    port=${1:-$(lr_free_port)}
     python3 - "$port" "$LR_DIR" > "$LR_DIR/callback-receiver.log" 2>&1 <<'PY' &
 import json, os, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

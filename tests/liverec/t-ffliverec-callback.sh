@@ -3,7 +3,8 @@
 # a push with one 2 s interruption (MP4 + HLS, FlowContinueDuration 4 s) gives two MP4 callbacks
 # and one HLS callback, the HLS one only at the end (after the splice window). Each has the
 # cloud's fields, video_url of the uploaded object, t = now + 600 and sign = md5(Key + t). The
-# receiver failing (HTTP 500) at first, then answering, still gets each callback exactly once.
+# receiver down at first (nothing listens), then failing (HTTP 500), then answering, still gets
+# each callback exactly once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 lr_init ffliverec-callback
@@ -11,7 +12,8 @@ ffl=$LR_BUILD/ffliverec
 lr_nginx_start
 lr_s3_start
 lr_s3_mkbucket rec || lr_fail "cannot create the bucket"
-lr_callback_start
+cb_port=$(lr_free_port)
+LR_CALLBACK_URL=http://127.0.0.1:$cb_port/live/record
 export AWS_ACCESS_KEY_ID="$LR_S3_ACCESS" AWS_SECRET_ACCESS_KEY="$LR_S3_SECRET"
 cat > "$LR_DIR/cb.xml" <<X
 <?xml version="1.0"?>
@@ -25,16 +27,19 @@ cat > "$LR_DIR/cb.xml" <<X
   <Rule DomainName="example.com" AppName="live" TemplateId="1"/>
 </LiveRecordConfig>
 X
-touch "$LR_DIR/callback.fail"
 "$ffl" -hide_banner -config "$LR_DIR/cb.xml" -domain example.com -app live -stream cam \
     -i "$LR_RTMP_URL/cam" -spool "$LR_DIR/spool" -state "$LR_DIR/state" > "$LR_DIR/ffliverec.log" 2>&1 &
 rec=$!
 lr_track $rec
 sleep 1
 lr_push_interrupted cam 5 2 5
-sleep 4
+lr_wait_log() { i=0; until grep -q "$1" "$LR_DIR/ffliverec.log"; do [ $i -lt $(($2 * 10)) ] || lr_fail "no '$1' in the log"; sleep 0.1; i=$((i + 1)); done; }
+lr_wait_log "callback for .*: Couldn't connect" 20
+touch "$LR_DIR/callback.fail"
+lr_callback_start "$cb_port"
+lr_wait_log "callback for .*: not a 2xx answer" 20
+sleep 2
 [ -s "$LR_DIR/callbacks.jsonl" ] && lr_fail "callbacks recorded while the receiver failed"
-grep -q "callback for .*: not a 2xx answer" "$LR_DIR/ffliverec.log" || lr_fail "no failed callback attempt logged"
 rm -f "$LR_DIR/callback.fail"
 lr_wait_pid $rec 60 || lr_fail "ffliverec did not end after delivering its callbacks"
 

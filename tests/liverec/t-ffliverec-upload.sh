@@ -3,7 +3,9 @@
 # folder) and to the S3 server through vodupload, and a local file is removed only after its
 # upload is confirmed. With the storage down when the files finish, uploads are retried and
 # complete when it is back. A recorder killed with -9 while uploads are pending leaves them in the
-# catalog; "ffliverec -flush" completes them, each object once, and -list shows the catalog.
+# catalog; "ffliverec -flush" completes them, each object once, and -list shows the catalog. The
+# same when the recorder is killed in the middle of an upload (the server has the request and
+# has not answered yet): the restart completes it, once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 lr_init ffliverec-upload
@@ -83,4 +85,28 @@ grep -q ' pending ' "$LR_DIR/list-2.txt" && lr_fail "still pending after -flush:
 [ -z "$(lr_s3_uploads rec)" ] || lr_fail "open multipart uploads: $(lr_s3_uploads rec)"
 n=$(grep -c ' uploaded ' "$LR_DIR/list-2.txt")
 lr_log "kill -9 with uploads pending, -flush: all $n catalog entries uploaded, each object once"
+
+# 4. kill -9 in the middle of an upload: the proxy is frozen (SIGSTOP), so the PUT is sent and
+# never answered; after the kill it thaws and the next run completes the upload, once
+record cam4 rec-4.log
+r=$LR_LAST_PID
+sleep 1
+kill -STOP "$LR_S3_PROXY_PID"
+lr_push cam4 4
+lr_wait_log rec-4.log "finished: .*cam4.*\.mp4 .*queued for upload" 30
+sleep 2
+grep -q "uploaded .*cam4" "$LR_DIR/rec-4.log" && lr_fail "the upload finished against a frozen server"
+kill -9 $r
+wait $r 2>/dev/null
+kill -CONT "$LR_S3_PROXY_PID"
+"$ffl" -hide_banner -config "$LR_DIR/up.xml" -state "$LR_DIR/state" -flush > "$LR_DIR/flush-4.log" 2>&1 ||
+    lr_fail "-flush after a kill mid-upload failed: $(tail -3 "$LR_DIR/flush-4.log")"
+"$ffl" -hide_banner -list -state "$LR_DIR/state" > "$LR_DIR/list-4.txt"
+[ "$(grep -c 'cam4 .* mp4 .* uploaded' "$LR_DIR/list-4.txt")" = 1 ] || lr_fail "cam4's MP4 is not uploaded once: $(cat "$LR_DIR/list-4.txt")"
+[ "$(lr_s3_ls rec | grep -c '^vod/live/cam4/mp4/.*\.mp4$')" = 1 ] || lr_fail "cam4's MP4 is not in the bucket once"
+lr_s3_get rec "$(lr_s3_ls rec | grep '^vod/live/cam4/mp4/.*\.mp4$')" "$LR_DIR/cam4.mp4" || lr_fail "cannot get cam4's MP4"
+d=$(lr_duration "$LR_DIR/cam4.mp4")
+awk -v d="$d" 'BEGIN { exit !(d >= 3 && d <= 5) }' || lr_fail "cam4's MP4 lasts $d s for a 4 s push"
+[ -z "$(lr_s3_uploads rec)" ] || lr_fail "open multipart uploads: $(lr_s3_uploads rec)"
+lr_log "kill -9 mid-upload, -flush: cam4's MP4 ($d s) uploaded once"
 lr_pass
