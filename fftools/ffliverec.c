@@ -268,7 +268,7 @@ static int start_workers(const LiveRecConfig *cfg, const char *dir, Workers *w)
     if (ret >= 0 && cfg->storage_endpoint)
         ret = ff_liverec_uploader_start(&w->uploader, cfg, dir, &received_signal, w->notifier);
     if (ret >= 0)
-        ret = ff_liverec_retention_start(&w->retention, dir, &received_signal);
+        ret = ff_liverec_retention_start(&w->retention, cfg, dir, &received_signal);
     return ret;
 }
 

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "libavutil/bprint.h"
+#include "libavutil/dict.h"
 
 /* The recording model of DESIGN.md section 3; names follow the cloud API. */
 
@@ -192,11 +193,11 @@ void ff_liverec_file_free(LiveRecFile *f);
 
 /**
  * Call cb for every segment (and EXT-X-MAP) file an HLS playlist lists, as a path (or URL) in
- * the playlist's folder. The playlist is a local path or any URL avio reads (a vodupload object).
- * Names that are not plain file names are refused.
+ * the playlist's folder. The playlist is a local path or any URL avio reads (a vodupload object,
+ * opened with options, which may be NULL). Names that are not plain file names are refused.
  */
-int ff_liverec_hls_files(const char *playlist, int (*cb)(void *opaque, const char *path),
-                         void *opaque);
+int ff_liverec_hls_files(const char *playlist, const AVDictionary *options,
+                         int (*cb)(void *opaque, const char *path), void *opaque);
 
 /* ffliverec_worker.c: a thread working through one queue of the catalog */
 typedef struct LiveRecWorkerOps {
@@ -220,7 +221,8 @@ int  ff_liverec_worker_finish(LiveRecWorker **w, int drain);
 int  ff_liverec_uploader_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
                                volatile int *stop, LiveRecWorker *notifier);
 /* ffliverec_retention.c: deletes recordings past their StorageTime (objects and local files) */
-int  ff_liverec_retention_start(LiveRecWorker **w, const char *state_dir, volatile int *stop);
+int  ff_liverec_retention_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
+                                volatile int *stop);
 /* ffliverec_callback.c: delivers the queued callbacks */
 int  ff_liverec_notifier_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
                                volatile int *stop);

@@ -31,6 +31,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "libavutil/dict.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
@@ -41,9 +42,27 @@
 
 #define RETRY_DELAY 60
 
+typedef struct Retention {
+    LiveRecWorker *worker;
+    AVDictionary *opts;             ///< for vodupload: the storage's Region
+} Retention;
+
+static int interrupt_cb(void *opaque)
+{
+    Retention *r = opaque;
+    return ff_liverec_worker_stopping(r->worker);
+}
+
 static int delete_one(void *opaque, const char *url)
 {
-    int ret = avpriv_liverec_delete(url);
+    Retention *r = opaque;
+    AVIOInterruptCB icb = { interrupt_cb, r };
+    AVDictionary *opts = NULL;
+    int ret = av_dict_copy(&opts, r->opts, 0);
+
+    if (ret >= 0)
+        ret = avpriv_liverec_delete(url, &opts, &icb);
+    av_dict_free(&opts);
     /* gone already (an earlier try, or by hand) is what we want */
     if (ret == AVERROR(ENOENT))
         ret = 0;
@@ -52,10 +71,10 @@ static int delete_one(void *opaque, const char *url)
     return ret;
 }
 
-static int delete_recording(const LiveRecFile *f)
+static int delete_recording(Retention *r, const LiveRecFile *f)
 {
-    char *where = NULL;
-    int ret;
+    char *where;
+    int ret = 0;
 
     if (*f->object_key)
         where = av_asprintf("vodupload+%s", f->object_key);
@@ -64,27 +83,28 @@ static int delete_recording(const LiveRecFile *f)
     if (!where)
         return AVERROR(ENOMEM);
     /* the playlist lists what else goes; without it (deleted by an earlier try) nothing is left */
-    ret = 0;
     if (!strcmp(f->format, "hls")) {
-        ret = ff_liverec_hls_files(where, delete_one, NULL);
-        if (ret == AVERROR(ENOENT))
+        ret = ff_liverec_hls_files(where, *f->object_key ? r->opts : NULL, delete_one, r);
+        if (ret == AVERROR(ENOENT) || ret == AVERROR_HTTP_NOT_FOUND)
             ret = 0;
     }
     if (ret >= 0)
-        ret = delete_one(NULL, where);
+        ret = delete_one(r, where);
     av_free(where);
     return ret;
 }
 
 static int retention_step(LiveRecWorker *w, void *priv, LiveRecState *st)
 {
+    Retention *r = priv;
     int64_t now = av_gettime() / 1000000;
     LiveRecFile f;
     int ret;
 
+    r->worker = w;
     if ((ret = ff_liverec_state_next_expired(st, now, &f)) <= 0)
         return ret;
-    ret = delete_recording(&f);
+    ret = delete_recording(r, &f);
     if (ret >= 0) {
         av_log(NULL, AV_LOG_INFO, "retention: deleted %s (its StorageTime ended %"PRId64" s ago)\n",
                *f.object_key ? f.object_key : f.local_path, now - f.expires);
@@ -103,6 +123,11 @@ static int retention_pending(LiveRecState *st)
 
 static void retention_uninit(void *priv)
 {
+    Retention *r = priv;
+    if (!r)
+        return;
+    av_dict_free(&r->opts);
+    av_free(r);
 }
 
 static const LiveRecWorkerOps retention_ops = {
@@ -112,7 +137,15 @@ static const LiveRecWorkerOps retention_ops = {
     .uninit  = retention_uninit,
 };
 
-int ff_liverec_retention_start(LiveRecWorker **w, const char *state_dir, volatile int *stop)
+int ff_liverec_retention_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
+                               volatile int *stop)
 {
-    return ff_liverec_worker_start(w, &retention_ops, NULL, state_dir, stop);
+    Retention *r = av_mallocz(sizeof(*r));
+
+    *w = NULL;
+    if (!r || (cfg->storage_region && av_dict_set(&r->opts, "region", cfg->storage_region, 0) < 0)) {
+        retention_uninit(r);
+        return AVERROR(ENOMEM);
+    }
+    return ff_liverec_worker_start(w, &retention_ops, r, state_dir, stop);
 }

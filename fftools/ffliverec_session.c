@@ -453,17 +453,21 @@ static int flow_continue_window(const LiveRecSession *s)
     return w;
 }
 
-int ff_liverec_hls_files(const char *playlist, int (*cb)(void *opaque, const char *path),
-                         void *opaque)
+int ff_liverec_hls_files(const char *playlist, const AVDictionary *options,
+                         int (*cb)(void *opaque, const char *path), void *opaque)
 {
     const char *slash = strrchr(playlist, '/');
     int dir_len = slash ? slash - playlist + 1 : 0;
+    AVDictionary *opts = NULL;
     AVIOContext *pb = NULL;
     AVBPrint text;
     char *line, *next;
     int ret;
 
-    if ((ret = avio_open(&pb, playlist, AVIO_FLAG_READ)) < 0)
+    if ((ret = av_dict_copy(&opts, options, 0)) >= 0)
+        ret = avio_open2(&pb, playlist, AVIO_FLAG_READ, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
         return ret;
     av_bprint_init(&text, 0, AV_BPRINT_SIZE_UNLIMITED);
     /* ours are a few hundred bytes per segment; 64 MiB is a day of 2 s segments many times over */
@@ -609,7 +613,7 @@ static void collect_finished(LiveRecSession *s)
             f.created    = av_gettime() / 1000000;
             f.expires    = p->storage_time ? f.created + p->storage_time : 0;
             if (out->format == LIVEREC_HLS)
-                ff_liverec_hls_files(path, add_size, &f.size);
+                ff_liverec_hls_files(path, NULL, add_size, &f.size);
             probe_times(path, &st, &f);
             f.object_key = object_key(s, out, e->d_name);
             if (ff_liverec_state_add(s->opts.state, &f, !!s->cfg->callback_url) > 0) {

@@ -137,7 +137,7 @@ static int upload_one(Uploader *u, const LiveRecFile *f, char **video_url)
         const char *slash = strrchr(f->object_key, '/');
         char *key_dir = av_strndup(f->object_key, slash ? slash - f->object_key + 1 : 0);
         HlsUpload h = { u, key_dir };
-        ret = key_dir ? ff_liverec_hls_files(f->local_path, upload_segment, &h) : AVERROR(ENOMEM);
+        ret = key_dir ? ff_liverec_hls_files(f->local_path, NULL, upload_segment, &h) : AVERROR(ENOMEM);
         av_free(key_dir);
     }
     if (ret >= 0)
@@ -169,7 +169,7 @@ static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
         ff_liverec_worker_kick(u->notifier);
         /* the catalog says uploaded: only now the local copy goes */
         if (!strcmp(f.format, "hls"))
-            ff_liverec_hls_files(f.local_path, remove_segment, NULL);
+            ff_liverec_hls_files(f.local_path, NULL, remove_segment, NULL);
         remove_segment(NULL, f.local_path);
     } else if (!ff_liverec_worker_stopping(w)) {
         int64_t delay = FFMIN(5LL << FFMIN(f.attempts, 6), 300);

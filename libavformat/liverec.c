@@ -35,6 +35,7 @@
 #include "libavutil/file_open.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
+#include "libavutil/opt.h"
 #include "libavutil/parseutils.h"
 #include "libavutil/time.h"
 #include "libavutil/time_internal.h"
@@ -355,9 +356,21 @@ void ff_liverec_unlock(int *fd)
     *fd = -1;
 }
 
-int avpriv_liverec_delete(const char *url)
+int avpriv_liverec_delete(const char *url, AVDictionary **options, const AVIOInterruptCB *int_cb)
 {
-    return ffurl_delete(url);
+    URLContext *h;
+    int ret = ffurl_alloc(&h, url, AVIO_FLAG_WRITE, int_cb);
+
+    if (ret < 0)
+        return ret;
+    /* the protocol's own options (vodupload: region, credentials), as ffurl_connect() sets them */
+    if (options && h->prot->priv_data_class &&
+        (ret = av_opt_set_dict2(h->priv_data, options, AV_OPT_SEARCH_CHILDREN)) < 0)
+        goto end;
+    ret = h->prot->url_delete ? h->prot->url_delete(h) : AVERROR(ENOSYS);
+end:
+    ffurl_closep(&h);
+    return ret;
 }
 
 int ff_liverec_clock(void *log_ctx, const char *wallclock, int64_t *now)

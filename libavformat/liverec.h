@@ -126,11 +126,12 @@ int ff_liverec_reference_stream(const AVFormatContext *s, const int *map);
 void ff_liverec_nested_free(AVFormatContext *s, AVFormatContext **oc);
 
 /**
- * Delete a file or an object (any protocol with url_delete: file, vodupload). For ffliverec's
- * retention, which has no public libavformat call for it.
+ * Delete a file or an object (any protocol with url_delete: file, vodupload), for ffliverec's
+ * retention: libavformat 7.1 has no public call for it (ffurl_delete() takes no options).
+ * @param options the protocol's options (e.g. vodupload's region); NULL for none
  * @return 0 or a negative AVERROR (AVERROR(ENOSYS) if the protocol cannot delete)
  */
-int avpriv_liverec_delete(const char *url);
+int avpriv_liverec_delete(const char *url, AVDictionary **options, const AVIOInterruptCB *int_cb);
 
 /** The naming options every liverec muxer shares; ctx is its private context type. */
 #define LIVEREC_NAMING_OPTIONS(ctx, stream_id_default, wallclock_of)                          \
