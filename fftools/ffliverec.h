@@ -185,8 +185,10 @@ int  ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try
 int  ff_liverec_state_next_expired(LiveRecState *st, int64_t now, LiveRecFile *f);
 /** Recordings past their StorageTime that are not deleted yet and due (not waiting for a retry). */
 int  ff_liverec_state_expired(LiveRecState *st, int64_t now);
-/** Mark a recording deleted, or with next_try != 0 try again then. */
-int  ff_liverec_state_deleted(LiveRecState *st, int64_t id, int64_t next_try);
+/** Mark a recording deleted (retention). */
+int  ff_liverec_state_deleted(LiveRecState *st, int64_t id);
+/** A recording's deletion failed: try again at next_try (Unix seconds). */
+int  ff_liverec_state_delete_later(LiveRecState *st, int64_t id, int64_t next_try);
 /** Print the catalog (the cloud API's "query recording files"). */
 int  ff_liverec_state_list(LiveRecState *st);
 void ff_liverec_file_free(LiveRecFile *f);

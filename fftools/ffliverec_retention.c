@@ -108,9 +108,9 @@ static int retention_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     if (ret >= 0) {
         av_log(NULL, AV_LOG_INFO, "retention: deleted %s (its StorageTime ended %"PRId64" s ago)\n",
                *f.object_key ? f.object_key : f.local_path, now - f.expires);
-        ff_liverec_state_deleted(st, f.id, 0);
+        ff_liverec_state_deleted(st, f.id);
     } else if (!ff_liverec_worker_stopping(w)) {
-        ff_liverec_state_deleted(st, f.id, now + RETRY_DELAY);
+        ff_liverec_state_delete_later(st, f.id, now + RETRY_DELAY);
     }
     ff_liverec_file_free(&f);
     return 1;

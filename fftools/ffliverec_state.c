@@ -430,18 +430,31 @@ int ff_liverec_state_expired(LiveRecState *st, int64_t now)
     return ret;
 }
 
-int ff_liverec_state_deleted(LiveRecState *st, int64_t id, int64_t next_try)
+int ff_liverec_state_deleted(LiveRecState *st, int64_t id)
 {
     sqlite3_stmt *q;
     int ret;
 
-    if (sqlite3_prepare_v2(st->db, next_try ? "UPDATE recordings SET next_try = ? WHERE id = ?" :
-                           "UPDATE recordings SET status = 'deleted' WHERE id = ?",
+    if (sqlite3_prepare_v2(st->db, "UPDATE recordings SET status = 'deleted' WHERE id = ?",
                            -1, &q, NULL) != SQLITE_OK)
         return db_error(st, "update");
-    if (next_try)
-        sqlite3_bind_int64(q, 1, next_try);
-    sqlite3_bind_int64(q, next_try ? 2 : 1, id);
+    sqlite3_bind_int64(q, 1, id);
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_delete_later(LiveRecState *st, int64_t id, int64_t next_try)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    /* next_try is the upload's retry time until the upload is done, then the deletion's */
+    if (sqlite3_prepare_v2(st->db, "UPDATE recordings SET next_try = ? WHERE id = ?",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "update");
+    sqlite3_bind_int64(q, 1, next_try);
+    sqlite3_bind_int64(q, 2, id);
     ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
     sqlite3_finalize(q);
     return ret;
