@@ -122,4 +122,10 @@ lr_log "-match: priorities 0..3, app tie-break, exclusion and task windows as sp
 "$ffl" -hide_banner -config "$LR_DIR/match.xml" -match 'a.com/live/../../etc' > "$LR_DIR/hostile.out" 2>&1 &&
     lr_fail "a hostile stream name was accepted"
 grep -q "not a valid name" "$LR_DIR/hostile.out" || lr_fail "no clear error for a hostile name"
+# -rw_timeout is a duration: a value in microseconds, as ffmpeg's own option takes, is refused
+"$ffl" -hide_banner -config "$example" -domain a.com -app live -stream cam -i rtmp://127.0.0.1:9/x \
+    -rw_timeout 5000000 -spool "$LR_DIR/rw-spool" -state "$LR_DIR/rw-state" > "$LR_DIR/rw.out" 2>&1 &&
+    lr_fail "-rw_timeout 5000000 (58 days) was accepted"
+grep -q "rw_timeout must be between 0.1 s and 1 hour" "$LR_DIR/rw.out" || lr_fail "no clear error for -rw_timeout 5000000: $(cat "$LR_DIR/rw.out")"
+[ -e "$LR_DIR/rw-state" ] && lr_fail "a refused command made its state folder"
 lr_pass
