@@ -143,6 +143,42 @@ static int exec(LiveRecState *st, const char *sql)
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_error(st, sql);
 }
 
+/* Run a query whose parameters ?1, ?2 (as many as it has) are a and b. */
+static int prepare(LiveRecState *st, sqlite3_stmt **q, const char *sql, int64_t a, int64_t b)
+{
+    if (sqlite3_prepare_v2(st->db, sql, -1, q, NULL) != SQLITE_OK)
+        return db_error(st, sql);
+    if (sqlite3_bind_parameter_count(*q) >= 1)
+        sqlite3_bind_int64(*q, 1, a);
+    if (sqlite3_bind_parameter_count(*q) >= 2)
+        sqlite3_bind_int64(*q, 2, b);
+    return 0;
+}
+
+/* SELECT count(*) ...: the count, or a negative AVERROR. */
+static int count_rows(LiveRecState *st, const char *sql, int64_t a)
+{
+    sqlite3_stmt *q;
+    int ret = prepare(st, &q, sql, a, 0);
+    if (ret < 0)
+        return ret;
+    ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, sql);
+    sqlite3_finalize(q);
+    return ret;
+}
+
+/* UPDATE ... (one statement, so one transaction). */
+static int update_row(LiveRecState *st, const char *sql, int64_t a, int64_t b)
+{
+    sqlite3_stmt *q;
+    int ret = prepare(st, &q, sql, a, b);
+    if (ret < 0)
+        return ret;
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, sql);
+    sqlite3_finalize(q);
+    return ret;
+}
+
 /* Queue the callback of recording id (once), inside the caller's transaction. */
 static int queue_callback(LiveRecState *st, int64_t id, int64_t now_usec)
 {
@@ -256,15 +292,7 @@ int ff_liverec_state_next_upload(LiveRecState *st, int64_t now, LiveRecFile *f)
 
 int ff_liverec_state_pending(LiveRecState *st)
 {
-    sqlite3_stmt *q;
-    int ret;
-
-    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM recordings WHERE status = 'pending'",
-                           -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "count");
-    ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, "count");
-    sqlite3_finalize(q);
-    return ret;
+    return count_rows(st, "SELECT count(*) FROM recordings WHERE status = 'pending'", 0);
 }
 
 int ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int64_t now_usec,
@@ -358,34 +386,18 @@ int ff_liverec_state_callback_done(LiveRecState *st, int64_t id, int delivered, 
 
 int ff_liverec_state_callbacks_pending(LiveRecState *st)
 {
-    sqlite3_stmt *q;
-    int ret;
-
-    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM callbacks WHERE status = 'pending'",
-                           -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "count");
-    ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, "count");
-    sqlite3_finalize(q);
-    return ret;
+    return count_rows(st, "SELECT count(*) FROM callbacks WHERE status = 'pending'", 0);
 }
 
 int ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try)
 {
-    sqlite3_stmt *q;
-    int ret;
-
-    if (sqlite3_prepare_v2(st->db, "UPDATE recordings SET attempts = attempts + 1, next_try = ?"
-                           " WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "update");
-    sqlite3_bind_int64(q, 1, next_try);
-    sqlite3_bind_int64(q, 2, id);
-    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
-    sqlite3_finalize(q);
-    return ret;
+    return update_row(st, "UPDATE recordings SET attempts = attempts + 1, next_try = ?2"
+                      " WHERE id = ?1", id, next_try);
 }
 
-/* Retention: a recording past its StorageTime that is stored (uploaded) or kept locally. */
-#define EXPIRED "status IN ('uploaded', 'local') AND expires > 0 AND expires <= ?1"
+/* Retention: a recording past its StorageTime that is stored (uploaded) or kept locally, and
+ * whose last deletion attempt (if any) asked to be tried again by now (?1). */
+#define EXPIRED "status IN ('uploaded', 'local') AND expires > 0 AND expires <= ?1 AND next_try <= ?1"
 
 int ff_liverec_state_next_expired(LiveRecState *st, int64_t now, LiveRecFile *f)
 {
@@ -393,11 +405,9 @@ int ff_liverec_state_next_expired(LiveRecState *st, int64_t now, LiveRecFile *f)
     int ret;
 
     memset(f, 0, sizeof(*f));
-    if (sqlite3_prepare_v2(st->db, "SELECT id, format, local_path, url, expires FROM recordings"
-                           " WHERE " EXPIRED " AND next_try <= ?1 ORDER BY expires, id LIMIT 1",
-                           -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "select expired");
-    sqlite3_bind_int64(q, 1, now);
+    if ((ret = prepare(st, &q, "SELECT id, format, local_path, url, expires FROM recordings"
+                       " WHERE " EXPIRED " ORDER BY expires, id LIMIT 1", now, 0)) < 0)
+        return ret;
     ret = sqlite3_step(q);
     if (ret == SQLITE_ROW) {
         f->id         = sqlite3_column_int64(q, 0);
@@ -417,47 +427,18 @@ int ff_liverec_state_next_expired(LiveRecState *st, int64_t now, LiveRecFile *f)
 
 int ff_liverec_state_expired(LiveRecState *st, int64_t now)
 {
-    sqlite3_stmt *q;
-    int ret;
-
-    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM recordings WHERE " EXPIRED
-                           " AND next_try <= ?1",
-                           -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "count expired");
-    sqlite3_bind_int64(q, 1, now);
-    ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, "count expired");
-    sqlite3_finalize(q);
-    return ret;
+    return count_rows(st, "SELECT count(*) FROM recordings WHERE " EXPIRED, now);
 }
 
 int ff_liverec_state_deleted(LiveRecState *st, int64_t id)
 {
-    sqlite3_stmt *q;
-    int ret;
-
-    if (sqlite3_prepare_v2(st->db, "UPDATE recordings SET status = 'deleted' WHERE id = ?",
-                           -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "update");
-    sqlite3_bind_int64(q, 1, id);
-    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
-    sqlite3_finalize(q);
-    return ret;
+    return update_row(st, "UPDATE recordings SET status = 'deleted' WHERE id = ?1", id, 0);
 }
 
 int ff_liverec_state_delete_later(LiveRecState *st, int64_t id, int64_t next_try)
 {
-    sqlite3_stmt *q;
-    int ret;
-
     /* next_try is the upload's retry time until the upload is done, then the deletion's */
-    if (sqlite3_prepare_v2(st->db, "UPDATE recordings SET next_try = ? WHERE id = ?",
-                           -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "update");
-    sqlite3_bind_int64(q, 1, next_try);
-    sqlite3_bind_int64(q, 2, id);
-    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
-    sqlite3_finalize(q);
-    return ret;
+    return update_row(st, "UPDATE recordings SET next_try = ?2 WHERE id = ?1", id, next_try);
 }
 
 int ff_liverec_state_list(LiveRecState *st)
