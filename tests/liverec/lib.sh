@@ -212,6 +212,32 @@ lr_wait_pid() {
     wait "$pid"
 }
 
+# Record STREAM of example.com/live from the origin with ffliverec in the background, output in
+# $LR_DIR/LOG: lr_ffliverec_bg CONFIG STREAM LOG [options...]. The spool and state folders are
+# $LR_DIR/spool and $LR_DIR/state unless the options name others. PID in LR_LAST_PID; returns
+# after a second, so that it is waiting on the origin when a push starts.
+lr_ffliverec_bg() {
+    _fcfg=$1 _fstream=$2 _flog=$3
+    shift 3
+    "$LR_BUILD/ffliverec" -hide_banner -config "$_fcfg" -domain example.com -app live \
+        -stream "$_fstream" -i "$LR_RTMP_URL/$_fstream" -spool "$LR_DIR/spool" -state "$LR_DIR/state" \
+        "$@" > "$LR_DIR/$_flog" 2>&1 &
+    LR_LAST_PID=$!
+    lr_track $LR_LAST_PID
+    sleep 1
+}
+
+# Wait up to SECONDS for a line matching PATTERN (grep) in $LR_DIR/LOG, or fail:
+# lr_wait_log LOG PATTERN SECONDS
+lr_wait_log() {
+    _wi=0
+    until grep -q "$2" "$LR_DIR/$1"; do
+        [ $_wi -lt $(($3 * 10)) ] || lr_fail "no '$2' in $1 after $3 s"
+        sleep 0.1
+        _wi=$((_wi + 1))
+    done
+}
+
 # ffprobe helpers
 lr_duration() { # FILE -> container duration in seconds
     "$LR_FFPROBE" -v error -show_entries format=duration -of default=nw=1:nk=1 "$1"

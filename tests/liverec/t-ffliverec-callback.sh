@@ -8,7 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 lr_init ffliverec-callback
-ffl=$LR_BUILD/ffliverec
 lr_nginx_start
 lr_s3_start
 lr_s3_mkbucket rec || lr_fail "cannot create the bucket"
@@ -27,17 +26,13 @@ cat > "$LR_DIR/cb.xml" <<X
   <Rule DomainName="example.com" AppName="live" TemplateId="1"/>
 </LiveRecordConfig>
 X
-"$ffl" -hide_banner -config "$LR_DIR/cb.xml" -domain example.com -app live -stream cam \
-    -i "$LR_RTMP_URL/cam" -spool "$LR_DIR/spool" -state "$LR_DIR/state" > "$LR_DIR/ffliverec.log" 2>&1 &
-rec=$!
-lr_track $rec
-sleep 1
+lr_ffliverec_bg "$LR_DIR/cb.xml" cam ffliverec.log
+rec=$LR_LAST_PID
 lr_push_interrupted cam 5 2 5
-lr_wait_log() { i=0; until grep -q "$1" "$LR_DIR/ffliverec.log"; do [ $i -lt $(($2 * 10)) ] || lr_fail "no '$1' in the log"; sleep 0.1; i=$((i + 1)); done; }
-lr_wait_log "callback for .*: Couldn't connect" 20
+lr_wait_log ffliverec.log "callback for .*: Couldn't connect" 20
 touch "$LR_DIR/callback.fail"
 lr_callback_start "$cb_port"
-lr_wait_log "callback for .*: not a 2xx answer" 20
+lr_wait_log ffliverec.log "callback for .*: not a 2xx answer" 20
 sleep 2
 [ -s "$LR_DIR/callbacks.jsonl" ] && lr_fail "callbacks recorded while the receiver failed"
 rm -f "$LR_DIR/callback.fail"

@@ -32,11 +32,8 @@ cat > "$LR_DIR/rec.xml" <<X
 </LiveRecordConfig>
 X
 spool=$LR_DIR/spool
-"$ffl" -hide_banner -config "$LR_DIR/rec.xml" -domain example.com -app live -stream cam \
-    -i "$LR_RTMP_URL/cam" -spool "$spool" -state "$LR_DIR/state" > "$LR_DIR/ffliverec.log" 2>&1 &
-rec=$!
-lr_track $rec
-sleep 1
+lr_ffliverec_bg "$LR_DIR/rec.xml" cam ffliverec.log
+rec=$LR_LAST_PID
 t0=$(date +%s)
 lr_push_interrupted cam 6 3 6 3 6
 t_last=$(date +%s)

@@ -26,11 +26,8 @@ cat > "$LR_DIR/stored.xml" <<X
   <Rule DomainName="" TemplateId="1"/>
 </LiveRecordConfig>
 X
-"$ffl" -hide_banner -config "$LR_DIR/stored.xml" -domain example.com -app live -stream cam \
-    -i "$LR_RTMP_URL/cam" -spool "$LR_DIR/spool" -state "$LR_DIR/state" > "$LR_DIR/rec-1.log" 2>&1 &
-r=$!
-lr_track $r
-sleep 1
+lr_ffliverec_bg "$LR_DIR/stored.xml" cam rec-1.log
+r=$LR_LAST_PID
 lr_push cam 4
 lr_wait_pid $r 40 || lr_fail "ffliverec did not end (see rec-1.log)"
 ended=$(date +%s)
@@ -68,11 +65,8 @@ cat > "$LR_DIR/local.xml" <<X
   <Rule DomainName="" TemplateId="1"/>
 </LiveRecordConfig>
 X
-"$ffl" -hide_banner -config "$LR_DIR/local.xml" -domain example.com -app live -stream loc \
-    -i "$LR_RTMP_URL/loc" -spool "$LR_DIR/spool2" -state "$LR_DIR/state2" > "$LR_DIR/rec-2.log" 2>&1 &
-r=$!
-lr_track $r
-sleep 1
+lr_ffliverec_bg "$LR_DIR/local.xml" loc rec-2.log -spool "$LR_DIR/spool2" -state "$LR_DIR/state2"
+r=$LR_LAST_PID
 lr_push loc 3
 lr_wait_pid $r 40 || lr_fail "ffliverec did not end (see rec-2.log)"
 d=$LR_DIR/spool2/example.com/live/loc

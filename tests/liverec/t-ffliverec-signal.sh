@@ -19,11 +19,8 @@ cat > "$LR_DIR/sig.xml" <<X
 X
 for sig in TERM INT; do
     s=cam$sig
-    "$ffl" -hide_banner -config "$LR_DIR/sig.xml" -domain example.com -app live -stream $s \
-        -i "$LR_RTMP_URL/$s" -spool "$LR_DIR/spool" -state "$LR_DIR/state" > "$LR_DIR/rec-$sig.log" 2>&1 &
-    r=$!
-    lr_track $r
-    sleep 1
+    lr_ffliverec_bg "$LR_DIR/sig.xml" $s rec-$sig.log
+    r=$LR_LAST_PID
     lr_push_bg $s 30
     sleep 7
     t=$(date +%s.%N)

@@ -5,7 +5,6 @@
 # whose StartTime falls inside the push starts its file then.
 . "$(dirname "$0")/lib.sh"
 lr_init ffliverec-tasks
-ffl=$LR_BUILD/ffliverec
 lr_nginx_start
 now=$(date +%s)
 cat > "$LR_DIR/tasks.xml" <<X
@@ -21,11 +20,8 @@ cat > "$LR_DIR/tasks.xml" <<X
 </LiveRecordConfig>
 X
 spool=$LR_DIR/spool
-"$ffl" -hide_banner -config "$LR_DIR/tasks.xml" -domain example.com -app live -stream cam \
-    -i "$LR_RTMP_URL/cam" -spool "$spool" > "$LR_DIR/ffliverec.log" 2>&1 &
-rec=$!
-lr_track $rec
-sleep 1
+lr_ffliverec_bg "$LR_DIR/tasks.xml" cam ffliverec.log
+rec=$LR_LAST_PID
 lr_push cam 10
 lr_wait_pid $rec 20 || lr_fail "ffliverec did not end after the push"
 d=$spool/example.com/live/cam

@@ -25,17 +25,9 @@ cat > "$LR_DIR/up.xml" <<X
   <Rule DomainName="" TemplateId="1"/>
 </LiveRecordConfig>
 X
-record() { # NAME LOG: ffliverec for stream NAME in the background
-    "$ffl" -hide_banner -config "$LR_DIR/up.xml" -domain example.com -app live -stream "$1" \
-        -i "$LR_RTMP_URL/$1" -spool "$LR_DIR/spool" -state "$LR_DIR/state" > "$LR_DIR/$2" 2>&1 &
-    LR_LAST_PID=$!
-    lr_track $LR_LAST_PID
-}
-
 # 1. two pushes, storage up: 2 MP4 + 1 HLS recording in the bucket, nothing left in the spool
-record cam rec-1.log
+lr_ffliverec_bg "$LR_DIR/up.xml" cam rec-1.log
 r=$LR_LAST_PID
-sleep 1
 lr_push_interrupted cam 5 2 5
 lr_wait_pid $r 40 || lr_fail "ffliverec did not end (see rec-1.log)"
 objs=$(lr_s3_ls rec | sort)
@@ -51,12 +43,10 @@ left=$(find "$LR_DIR/spool" -type f | grep -v '\.m3u8\.\|cam\.m3u8$' || true)
 lr_log "uploaded: $(echo "$objs" | wc -l) objects, HLS of $d s plays from the bucket, spool empty"
 
 # 2. storage down when the files finish, back 8 s later: the uploads complete
-record cam2 rec-2.log
+lr_ffliverec_bg "$LR_DIR/up.xml" cam2 rec-2.log
 r=$LR_LAST_PID
-sleep 1
 lr_push cam2 4
 lr_s3_stop_proxy
-lr_wait_log() { i=0; until grep -q "$2" "$LR_DIR/$1"; do [ $i -lt $(($3 * 10)) ] || lr_fail "no '$2' in $1"; sleep 0.1; i=$((i + 1)); done; }
 lr_wait_log rec-2.log "upload of .* failed" 30
 sleep 8
 lr_s3_restart_proxy
@@ -65,9 +55,8 @@ lr_wait_pid $r 60 || lr_fail "ffliverec did not finish its uploads after the sto
 lr_log "storage down then up: $(grep -c 'upload of .* failed' "$LR_DIR/rec-2.log") failed attempts, then uploaded"
 
 # 3. kill -9 with uploads pending; -flush completes them, each once
-record cam3 rec-3.log
+lr_ffliverec_bg "$LR_DIR/up.xml" cam3 rec-3.log
 r=$LR_LAST_PID
-sleep 1
 lr_push cam3 4
 lr_s3_stop_proxy
 lr_wait_log rec-3.log "upload of .* failed" 30
@@ -88,9 +77,8 @@ lr_log "kill -9 with uploads pending, -flush: all $n catalog entries uploaded, e
 
 # 4. kill -9 in the middle of an upload: the proxy is frozen (SIGSTOP), so the PUT is sent and
 # never answered; after the kill it thaws and the next run completes the upload, once
-record cam4 rec-4.log
+lr_ffliverec_bg "$LR_DIR/up.xml" cam4 rec-4.log
 r=$LR_LAST_PID
-sleep 1
 kill -STOP "$LR_S3_PROXY_PID"
 lr_push cam4 4
 lr_wait_log rec-4.log "finished: .*cam4.*\.mp4 .*queued for upload" 30
