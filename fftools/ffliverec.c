@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,9 +43,11 @@
 #include "libavformat/avformat.h"
 
 #include <curl/curl.h>
+#include <libxml/parser.h>
 
 #include "cmdutils.h"
 #include "ffliverec.h"
+#include "ffliverec_serve.h"
 #include "opt_common.h"
 
 const char program_name[] = "ffliverec";
@@ -62,12 +65,48 @@ typedef struct LiveRecOptions {
     int   list;
     int   flush;
     int64_t rw_timeout;
+    int   serve;
+    char *listen;
+    int64_t stats_period;
 } LiveRecOptions;
 
-static LiveRecOptions opts = { .rw_timeout = 3000000 };
+static LiveRecOptions opts = { .rw_timeout = 3000000, .stats_period = 10000000 };
 
 /* set by SIGINT/SIGTERM: sessions end cleanly (files finalized) */
 static volatile int received_signal;
+
+/* log lines of a thread carry its stream (the service records many at once) */
+static _Thread_local const char *log_prefix;
+static _Thread_local int log_line_start = 1;
+
+void ff_liverec_log_set_prefix(const char *prefix)
+{
+    log_prefix = prefix;
+}
+
+static void log_default(int level, const char *fmt, ...)
+{
+    va_list vl;
+    va_start(vl, fmt);
+    av_log_default_callback(NULL, level, fmt, vl);
+    va_end(vl);
+}
+
+static void log_callback(void *avcl, int level, const char *fmt, va_list vl)
+{
+    char line[1024];
+    int print_prefix = log_line_start, len;
+
+    if (!log_prefix || level > av_log_get_level()) {
+        av_log_default_callback(avcl, level, fmt, vl);
+        return;
+    }
+    av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
+    len = strlen(line);
+    log_default(level, "%s%s%s%s", log_line_start ? "[" : "",
+                            log_line_start ? log_prefix : "", log_line_start ? "] " : "", line);
+    log_line_start = len && line[len - 1] == '\n';
+}
 
 static void signal_handler(int sig)
 {
@@ -97,6 +136,12 @@ static const OptionDef options[] = {
       "StorageTime), then exit" },
     { "rw_timeout", OPT_TYPE_TIME, OPT_EXPERT, { &opts.rw_timeout },
       "time without data after which a push counts as interrupted (default 3 s)", "duration" },
+    { "serve",  OPT_TYPE_BOOL,   0, { &opts.serve },
+      "run as a service: record every push the origins' hooks announce, until SIGINT/SIGTERM" },
+    { "listen", OPT_TYPE_STRING, 0, { &opts.listen },
+      "address of the service's HTTP listener (hooks; default 127.0.0.1:8090)", "host:port" },
+    { "stats_period", OPT_TYPE_TIME, OPT_EXPERT, { &opts.stats_period },
+      "time between the service's status lines (default 10 s, 0: none)", "duration" },
     { NULL, },
 };
 
@@ -105,8 +150,9 @@ static void show_usage(void)
     av_log(NULL, AV_LOG_INFO, "Record live streams by templates, rules and tasks\n");
     av_log(NULL, AV_LOG_INFO, "usage: %s -config FILE -check\n"
            "       %s -config FILE -match DOMAIN/APP/STREAM\n"
-           "       %s -config FILE -domain DOMAIN -app APP -stream STREAM [-i URL] [-spool FOLDER]\n",
-           program_name, program_name, program_name);
+           "       %s -config FILE -domain DOMAIN -app APP -stream STREAM [-i URL] [-spool FOLDER]\n"
+           "       %s -config FILE -serve [-listen 127.0.0.1:8090] [-state FOLDER] [-spool FOLDER]\n",
+           program_name, program_name, program_name, program_name);
     av_log(NULL, AV_LOG_INFO, "\n");
 }
 
@@ -301,6 +347,37 @@ static int do_flush(const LiveRecConfig *cfg)
     return ret;
 }
 
+static int do_serve(LiveRecConfig *cfg)
+{
+    LiveRecServeOptions so = {
+        .config_path  = opts.config,
+        .listen       = opts.listen ? opts.listen : "127.0.0.1:8090",
+        .spool        = opts.spool  ? opts.spool  : "spool",
+        .rw_timeout   = opts.rw_timeout,
+        .stats_period = opts.stats_period,
+    };
+    LiveRecState *st = NULL;
+    int ret;
+
+    if (opts.rw_timeout < 100000 || opts.rw_timeout > 3600000000LL) {
+        av_log(NULL, AV_LOG_ERROR, "-rw_timeout must be between 0.1 s and 1 hour (it is a "
+               "duration, like 3 or 2.5s or 00:00:03, not microseconds)\n");
+        return AVERROR(EINVAL);
+    }
+    if (opts.stats_period < 0) {
+        av_log(NULL, AV_LOG_ERROR, "-stats_period must not be negative\n");
+        return AVERROR(EINVAL);
+    }
+    /* the catalog's schema is set up once, here, before any thread connects to it */
+    if ((ret = open_state(&st, &so.state_dir)) < 0)
+        return ret;
+    ff_liverec_state_close(&st);
+    avformat_network_init();
+    ret = ff_liverec_serve(cfg, &so);
+    avformat_network_deinit();
+    return ret;
+}
+
 static int do_record(const LiveRecConfig *cfg)
 {
     LiveRecSessionOptions so = {
@@ -358,6 +435,9 @@ int main(int argc, char **argv)
 
     init_dynload();
     av_log_set_flags(AV_LOG_SKIP_REPEATED);
+    av_log_set_callback(log_callback);
+    /* once, before any thread: libxml2 2.9 initializes itself lazily, and not thread-safely */
+    xmlInitParser();
     /* before any thread: curl_easy_init() would otherwise initialize libcurl from two threads */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         av_log(NULL, AV_LOG_FATAL, "libcurl could not be initialized\n");
@@ -389,6 +469,8 @@ int main(int argc, char **argv)
 
     if (opts.match) {
         ret = do_match(cfg, now);
+    } else if (opts.serve) {
+        ret = do_serve(cfg);
     } else if (opts.domain || opts.app || opts.stream) {
         ret = do_record(cfg);
     } else if (opts.flush) {
@@ -414,6 +496,7 @@ end:
     av_freep(&opts.input);
     av_freep(&opts.spool);
     av_freep(&opts.state);
+    av_freep(&opts.listen);
     uninit_opts();
     curl_global_cleanup();
     return ret < 0;

@@ -21,6 +21,7 @@
 #ifndef FFTOOLS_FFLIVEREC_H
 #define FFTOOLS_FFLIVEREC_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "libavutil/bprint.h"
@@ -70,10 +71,41 @@ typedef struct LiveRecTask {
     int     line;
 } LiveRecTask;
 
+/* An origin that feeds the service (ffliverec -serve): its hooks and its status page. */
+enum LiveRecOriginType {
+    LIVEREC_ORIGIN_NGINX_RTMP,
+    LIVEREC_ORIGIN_SRS,
+    LIVEREC_ORIGIN_MEDIAMTX,
+    LIVEREC_ORIGIN_NODE_MEDIA_SERVER,
+    LIVEREC_NB_ORIGIN_TYPES,
+};
+
+extern const char *const ff_liverec_origin_type_names[LIVEREC_NB_ORIGIN_TYPES];
+
+typedef struct LiveRecOrigin {
+    enum LiveRecOriginType type;
+    char   *name;                     ///< "" when not named; hooks pick it with ?origin=NAME
+    char   *pull_url;                 ///< {DomainName} {AppName} {StreamName} replaced
+    char   *status_url;               ///< NULL: not asked which streams are live
+    char   *domain;                   ///< default push domain, NULL: the host of PullUrl
+    int     line;
+} LiveRecOrigin;
+
+/* Callback Events: which events are sent */
+#define LIVEREC_EVENT_RECORD_FILE   (1 << 0)    ///< event_type 100
+#define LIVEREC_EVENT_RECORD_STATUS (1 << 1)    ///< event_type 332
+#define LIVEREC_EVENT_PUSH          (1 << 2)    ///< event_type 1
+#define LIVEREC_EVENT_PUSH_END      (1 << 3)    ///< event_type 0
+
 typedef struct LiveRecConfig {
     char   *path;
-    char   *pull_url;                 ///< Origin PullUrl template, or NULL
+    char   *pull_url;                 ///< the first Origin's PullUrl template, or NULL
+    LiveRecOrigin *origins;
+    int     nb_origins;
     int     origin_line, storage_line;
+    int     max_sessions;             ///< Service MaxSessions
+    char   *hook_token;               ///< Service HookToken, NULL: hooks need no token
+    int     callback_events;          ///< LIVEREC_EVENT_* flags
     char   *storage_endpoint;         ///< NULL: no storage, files stay in the spool folder
     char   *storage_bucket;
     char   *storage_key_template;
@@ -155,11 +187,28 @@ typedef struct LiveRecCallback {
     int64_t id;
     int     attempts;
     int64_t queued_usec;
+    int64_t next_try;                   ///< Unix seconds
     LiveRecFile file;
 } LiveRecCallback;
 
-/* ffliverec_state.c: the catalog and upload queue, SQLite in STATE/ffliverec.db */
+/* A queued event (push 1/0, recording status 332): its JSON body without t and sign. */
+typedef struct LiveRecEvent {
+    int64_t id;
+    int     event_type;
+    int     attempts;
+    int64_t queued_usec;
+    int64_t next_try;                   ///< Unix seconds
+    char   *body;
+} LiveRecEvent;
+
+/*
+ * ffliverec_state.c: the catalog and its queues, SQLite in STATE/ffliverec.db. A LiveRecState is
+ * one connection, used by one thread only: every thread opens its own.
+ */
+/** Open the catalog, creating or upgrading its schema (once per process, before any thread). */
 int  ff_liverec_state_open(LiveRecState **st, const char *dir);
+/** Another connection to a catalog ff_liverec_state_open() has set up. */
+int  ff_liverec_state_connect(LiveRecState **st, const char *dir);
 void ff_liverec_state_close(LiveRecState **st);
 /**
  * Add a finished file (once: the local path is unique); without an object key and with
@@ -189,6 +238,13 @@ int  ff_liverec_state_expired(LiveRecState *st, int64_t now);
 int  ff_liverec_state_deleted(LiveRecState *st, int64_t id);
 /** A recording's deletion failed: try again at next_try (Unix seconds). */
 int  ff_liverec_state_delete_later(LiveRecState *st, int64_t id, int64_t next_try);
+/** Queue an event (its body without t and sign). */
+int  ff_liverec_state_add_event(LiveRecState *st, int event_type, const char *body, int64_t now_usec);
+/** The next event due: 1 and *ev filled (free ev->body), 0 if none. */
+int  ff_liverec_state_next_event(LiveRecState *st, int64_t now, LiveRecEvent *ev);
+int  ff_liverec_state_event_done(LiveRecState *st, int64_t id, int delivered, int give_up,
+                                 int64_t next_try, int64_t now_usec);
+int  ff_liverec_state_events_pending(LiveRecState *st);
 /** Print the catalog (the cloud API's "query recording files"). */
 int  ff_liverec_state_list(LiveRecState *st);
 void ff_liverec_file_free(LiveRecFile *f);
@@ -229,16 +285,62 @@ int  ff_liverec_retention_start(LiveRecWorker **w, const LiveRecConfig *cfg, con
 int  ff_liverec_notifier_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
                                volatile int *stop);
 
+/* ffliverec_events.c: the service's events, queued in the catalog for the callback worker */
+typedef struct LiveRecPush {
+    const char *domain, *app, *stream;
+    const char *param;                  ///< the publisher's query string ("" if none)
+    const char *user_ip;                ///< "" if unknown
+    int64_t     sequence;               ///< pairs a push (1) with its interruption (0)
+    int64_t     start_usec;             ///< wall clock of the push's start
+} LiveRecPush;
+
+/** Queue push (1) or interruption (0) event if the configuration sends it. */
+int ff_liverec_event_push(LiveRecState *st, const LiveRecConfig *cfg, const LiveRecPush *p,
+                          int event_type, int64_t now_usec);
+/** Queue a recording status event (332) if the configuration sends it. */
+int ff_liverec_event_status(LiveRecState *st, const LiveRecConfig *cfg, const char *domain,
+                            const char *app, const char *stream, const char *record_event,
+                            const char *detail, int64_t now_usec);
+/** The JSON body of an event with t and sign added (av_free() it), NULL on ENOMEM. */
+char *ff_liverec_event_sign(const LiveRecConfig *cfg, const char *body, int64_t t);
+/** MD5 hex of key followed by t (the cloud's callback signature) into sign[33]. */
+int ff_liverec_callback_sign(const char *key, int64_t t, char sign[33]);
+
+/* What a running session shows the service (read from other threads). */
+enum LiveRecSessionPhase {
+    LIVEREC_SESSION_CONNECTING,
+    LIVEREC_SESSION_RECORDING,
+    LIVEREC_SESSION_WAITING,            ///< push gone, inside FlowContinueDuration
+    LIVEREC_SESSION_ENDED,
+};
+
+typedef struct LiveRecSessionStats {
+    atomic_int     phase;               ///< enum LiveRecSessionPhase
+    atomic_int     pushes;
+    atomic_int     open;                ///< recordings open
+    atomic_int_least64_t bytes;         ///< of the current push
+    atomic_int_least64_t push_start;    ///< av_gettime_relative() at the current push's start
+    atomic_int_least64_t first_write;   ///< av_gettime_relative() at the first packet written, 0
+} LiveRecSessionStats;
+
 typedef struct LiveRecSessionOptions {
     const char *domain, *app, *stream;  ///< checked with ff_liverec_check_stream_name()
     const char *input;                  ///< URL, or NULL: the config's Origin PullUrl
     const char *spool;                  ///< folder the recordings are written into
     int64_t rw_timeout;                 ///< microseconds without data that end a push
+    int64_t start_timeout;              ///< microseconds to keep trying the first open, 0: once
     volatile int *stop;                 ///< set (by a signal) to end the session cleanly
+    atomic_int *cancel;                 ///< this session's own stop flag (NULL: none)
+    atomic_int *wake;                   ///< set when a push was announced: retry now (or NULL)
+    LiveRecSessionStats *stats;         ///< shown by the service (NULL: a status line instead)
     LiveRecState *state;                ///< the catalog finished files are added to
     LiveRecWorker *uploader;            ///< told when files were added (NULL: no storage)
     LiveRecWorker *notifier;            ///< told when callbacks were queued (NULL: none)
 } LiveRecSessionOptions;
+
+/** How many recordings a push of this stream starts now (rule template and open tasks). */
+int ff_liverec_session_plan(const LiveRecConfig *cfg, const char *domain, const char *app,
+                            const char *stream, int64_t now);
 
 /**
  * Record one stream: every enabled format of the matched rule's template and of each task
@@ -246,5 +348,11 @@ typedef struct LiveRecSessionOptions {
  * FlowContinueDuration (or *opts->stop is set). Returns 0 or a negative AVERROR.
  */
 int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions *opts);
+
+/**
+ * Log lines of the calling thread start with "[prefix] " (a session: its stream), NULL: none.
+ * The string must outlive the thread's logging.
+ */
+void ff_liverec_log_set_prefix(const char *prefix);
 
 #endif /* FFTOOLS_FFLIVEREC_H */

@@ -27,6 +27,7 @@
  */
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -35,7 +36,6 @@
 #include "libavutil/avstring.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
-#include "libavutil/md5.h"
 #include "libavutil/mem.h"
 #include "libavutil/time.h"
 
@@ -55,27 +55,14 @@ static size_t discard_cb(char *data, size_t size, size_t n, void *opaque)
 static char *callback_body(const LiveRecConfig *cfg, const LiveRecCallback *cb, int64_t t)
 {
     const LiveRecFile *f = &cb->file;
-    uint8_t sum[16];
-    char sign[33], tstr[32], id[32];
+    char sign[33], id[32];
     int64_t duration_ms = FFMAX((f->end_usec - f->start_usec) / 1000, 0);
     json_t *o;
     char *body, *ret;
 
-    snprintf(tstr, sizeof(tstr), "%"PRId64, t);
     snprintf(id, sizeof(id), "%"PRId64, f->id);
-    {
-        /* sign = md5(key + t) */
-        struct AVMD5 *md5 = av_md5_alloc();
-        if (!md5)
-            return NULL;
-        av_md5_init(md5);
-        av_md5_update(md5, (const uint8_t *)cfg->callback_key, strlen(cfg->callback_key));
-        av_md5_update(md5, (const uint8_t *)tstr, strlen(tstr));
-        av_md5_final(md5, sum);
-        av_free(md5);
-        for (int i = 0; i < 16; i++)
-            snprintf(sign + 2 * i, 3, "%02x", sum[i]);
-    }
+    if (ff_liverec_callback_sign(cfg->callback_key, t, sign) < 0)
+        return NULL;
     o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
                   " s:s, s:s, s:s, s:s, s:s, s:I, s:s}",
                   "event_type", 100,
@@ -108,22 +95,14 @@ static char *callback_body(const LiveRecConfig *cfg, const LiveRecCallback *cb, 
     return ret;
 }
 
-static int callback_step(LiveRecWorker *w, void *priv, LiveRecState *st)
+/* POST body to the receiver: 1 if it answered 2xx, 0 if not (why in *err, *status) */
+static int post(Notifier *n, const char *body, CURLcode *res, long *status)
 {
-    Notifier *n = priv;
     const LiveRecConfig *cfg = n->cfg;
-    int64_t now = av_gettime() / 1000000;
-    struct curl_slist *hdr = NULL;
-    LiveRecCallback cb;
-    char *body;
-    long status = 0;
-    CURLcode res = CURLE_OUT_OF_MEMORY;
-    int ret, delivered, give_up;
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
 
-    if ((ret = ff_liverec_state_next_callback(st, now, &cb)) <= 0)
-        return ret;
-    body = callback_body(cfg, &cb, now + 600);
-    hdr  = curl_slist_append(NULL, "Content-Type: application/json");
+    *res    = CURLE_OUT_OF_MEMORY;
+    *status = 0;
     if (body && hdr) {
         curl_easy_reset(n->curl);
         curl_easy_setopt(n->curl, CURLOPT_URL, cfg->callback_url);
@@ -135,26 +114,104 @@ static int callback_step(LiveRecWorker *w, void *priv, LiveRecState *st)
         curl_easy_setopt(n->curl, CURLOPT_CONNECTTIMEOUT, 10L);
         curl_easy_setopt(n->curl, CURLOPT_TIMEOUT, 30L);
         curl_easy_setopt(n->curl, CURLOPT_WRITEFUNCTION, discard_cb);
-        res = curl_easy_perform(n->curl);
-        curl_easy_getinfo(n->curl, CURLINFO_RESPONSE_CODE, &status);
+        *res = curl_easy_perform(n->curl);
+        curl_easy_getinfo(n->curl, CURLINFO_RESPONSE_CODE, status);
     }
-    delivered = res == CURLE_OK && status >= 200 && status < 300;
-    give_up   = !delivered && cb.attempts + 1 >= cfg->callback_max_attempts;
+    curl_slist_free_all(hdr);
+    return *res == CURLE_OK && *status >= 200 && *status < 300;
+}
+
+static void report(const LiveRecConfig *cfg, const char *what, int attempts, int64_t queued_usec,
+                   int delivered, int give_up, CURLcode res, long status)
+{
     if (delivered)
-        av_log(NULL, AV_LOG_INFO, "callback for %s delivered (%.3f s after it was queued)\n",
-               cb.file.local_path, (av_gettime() - cb.queued_usec) / 1e6);
+        av_log(NULL, AV_LOG_INFO, "%s delivered (%.3f s after it was queued)\n",
+               what, (av_gettime() - queued_usec) / 1e6);
     else
-        av_log(NULL, give_up ? AV_LOG_ERROR : AV_LOG_WARNING, "callback for %s: %s (attempt %d of %d)%s\n",
-               cb.file.local_path, res != CURLE_OK ? curl_easy_strerror(res) : "not a 2xx answer",
-               cb.attempts + 1, cfg->callback_max_attempts, give_up ? ", giving up" : "");
+        av_log(NULL, give_up ? AV_LOG_ERROR : AV_LOG_WARNING, "%s: %s (attempt %d of %d)%s\n",
+               what, res != CURLE_OK ? curl_easy_strerror(res) : "not a 2xx answer",
+               attempts + 1, cfg->callback_max_attempts, give_up ? ", giving up" : "");
     if (res == CURLE_OK && !delivered)
         av_log(NULL, AV_LOG_VERBOSE, "callback receiver answered HTTP %ld\n", status);
+}
+
+/* One event (push, interruption, recording status): signed when it is sent. */
+static int event_step(Notifier *n, LiveRecState *st, LiveRecEvent *ev, int64_t now)
+{
+    const LiveRecConfig *cfg = n->cfg;
+    char *body = ff_liverec_event_sign(cfg, ev->body, now + 600), what[64];
+    CURLcode res;
+    long status;
+    int delivered, give_up;
+
+    delivered = post(n, body, &res, &status);
+    give_up   = !delivered && ev->attempts + 1 >= cfg->callback_max_attempts;
+    snprintf(what, sizeof(what), "event %d (#%"PRId64")", ev->event_type, ev->id);
+    report(cfg, what, ev->attempts, ev->queued_usec, delivered, give_up, res, status);
+    ff_liverec_state_event_done(st, ev->id, delivered, give_up,
+                                now + cfg->callback_retry_interval, av_gettime());
+    av_free(body);
+    av_freep(&ev->body);
+    return 1;
+}
+
+/*
+ * The oldest item of both queues (recording callbacks and events), when it is due: the receiver
+ * gets them in the order they were queued, also when some had to be retried.
+ */
+static int callback_step(LiveRecWorker *w, void *priv, LiveRecState *st)
+{
+    Notifier *n = priv;
+    const LiveRecConfig *cfg = n->cfg;
+    int64_t now = av_gettime() / 1000000;
+    LiveRecCallback cb;
+    LiveRecEvent ev;
+    char *body, what[4200];
+    CURLcode res;
+    long status;
+    int ret, ret_ev, delivered, give_up;
+
+    if ((ret = ff_liverec_state_next_callback(st, INT64_MAX, &cb)) < 0)
+        return ret;
+    if ((ret_ev = ff_liverec_state_next_event(st, INT64_MAX, &ev)) < 0) {
+        if (ret > 0)
+            ff_liverec_file_free(&cb.file);
+        return ret_ev;
+    }
+    if (ret_ev > 0 && (!ret || ev.queued_usec < cb.queued_usec)) {
+        if (ret > 0)
+            ff_liverec_file_free(&cb.file);
+        if (ev.next_try > now) {
+            av_freep(&ev.body);
+            return 0;
+        }
+        return event_step(n, st, &ev, now);
+    }
+    if (ret_ev > 0)
+        av_freep(&ev.body);
+    if (ret > 0 && cb.next_try > now) {
+        ff_liverec_file_free(&cb.file);
+        return 0;
+    }
+    if (!ret)
+        return 0;
+    body      = callback_body(cfg, &cb, now + 600);
+    delivered = post(n, body, &res, &status);
+    give_up   = !delivered && cb.attempts + 1 >= cfg->callback_max_attempts;
+    snprintf(what, sizeof(what), "callback for %s", cb.file.local_path);
+    report(cfg, what, cb.attempts, cb.queued_usec, delivered, give_up, res, status);
     ff_liverec_state_callback_done(st, cb.id, delivered, give_up,
                                    now + cfg->callback_retry_interval, av_gettime());
-    curl_slist_free_all(hdr);
     av_free(body);
     ff_liverec_file_free(&cb.file);
     return 1;
+}
+
+/* Recording callbacks and events still to be delivered */
+static int callback_pending(LiveRecState *st)
+{
+    int a = ff_liverec_state_callbacks_pending(st), b = ff_liverec_state_events_pending(st);
+    return a < 0 ? a : b < 0 ? b : a + b;
 }
 
 static void callback_uninit(void *priv)
@@ -170,7 +227,7 @@ static void callback_uninit(void *priv)
 static const LiveRecWorkerOps callback_ops = {
     .name    = "callback",
     .step    = callback_step,
-    .pending = ff_liverec_state_callbacks_pending,
+    .pending = callback_pending,
     .uninit  = callback_uninit,
 };
 

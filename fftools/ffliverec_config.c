@@ -237,11 +237,72 @@ static int parse_task(Loader *l, LiveRecConfig *cfg, xmlNodePtr n)
     return 0;
 }
 
+const char *const ff_liverec_origin_type_names[LIVEREC_NB_ORIGIN_TYPES] = {
+    "nginx-rtmp", "srs", "mediamtx", "node-media-server",
+};
+
+static int parse_origin(LiveRecConfig *cfg, xmlNodePtr n)
+{
+    LiveRecOrigin *o;
+    char *type;
+
+    GROW(cfg->origins, cfg->nb_origins);
+    o = &cfg->origins[cfg->nb_origins++];
+    o->line     = xmlGetLineNo(n);
+    o->name     = attr(n, "Name");
+    o->pull_url = attr(n, "PullUrl");
+    if (has_attr(n, "StatusUrl") && !(o->status_url = attr(n, "StatusUrl")))
+        return AVERROR(ENOMEM);
+    if (has_attr(n, "Domain") && !(o->domain = attr(n, "Domain")))
+        return AVERROR(ENOMEM);
+    if (!(type = attr(n, "Type")) || !o->name || !o->pull_url) {
+        av_free(type);
+        return AVERROR(ENOMEM);
+    }
+    /* the schema allows only these */
+    for (int i = 0; i < LIVEREC_NB_ORIGIN_TYPES; i++)
+        if (!strcmp(type, ff_liverec_origin_type_names[i]))
+            o->type = i;
+    av_free(type);
+    if (cfg->nb_origins == 1) {
+        cfg->origin_line = o->line;
+        return (cfg->pull_url = av_strdup(o->pull_url)) ? 0 : AVERROR(ENOMEM);
+    }
+    return 0;
+}
+
+static int parse_events(LiveRecConfig *cfg, xmlNodePtr n)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)"Events");
+    const char *p = v ? (const char *)v : "100 332 1 0";
+
+    cfg->callback_events = 0;
+    /* a list of 100, 332, 1 and 0 (the schema checked it) */
+    while (*p) {
+        char *end;
+        long e = strtol(p, &end, 10);
+        if (end == p) {
+            p++;
+            continue;
+        }
+        cfg->callback_events |= e == 100 ? LIVEREC_EVENT_RECORD_FILE :
+                                e == 332 ? LIVEREC_EVENT_RECORD_STATUS :
+                                e == 1   ? LIVEREC_EVENT_PUSH : LIVEREC_EVENT_PUSH_END;
+        p = end;
+    }
+    xmlFree(v);
+    return 0;
+}
+
 static int parse_settings(LiveRecConfig *cfg, xmlNodePtr n)
 {
     if (is_element(n, "Origin")) {
-        cfg->origin_line = xmlGetLineNo(n);
-        return (cfg->pull_url = attr(n, "PullUrl")) ? 0 : AVERROR(ENOMEM);
+        return parse_origin(cfg, n);
+    } else if (is_element(n, "Service")) {
+        cfg->max_sessions = attr_int(n, "MaxSessions", 200);
+        if (has_attr(n, "HookToken") && !(cfg->hook_token = attr(n, "HookToken")))
+            return AVERROR(ENOMEM);
+        return 0;
     } else if (is_element(n, "Storage")) {
         cfg->storage_line         = xmlGetLineNo(n);
         cfg->storage_endpoint     = attr(n, "Endpoint");
@@ -255,6 +316,7 @@ static int parse_settings(LiveRecConfig *cfg, xmlNodePtr n)
         cfg->callback_key            = attr(n, "Key");
         cfg->callback_max_attempts   = attr_int(n, "MaxAttempts", 12);
         cfg->callback_retry_interval = attr_int(n, "RetryInterval", 60);
+        parse_events(cfg, n);
         return cfg->callback_url && cfg->callback_key ? 0 : AVERROR(ENOMEM);
     }
     return 0;
@@ -301,8 +363,15 @@ static void check_meaning(Loader *l, LiveRecConfig *cfg, int64_t now)
 
     if (cfg->storage_key_template)
         check_placeholders(l, cfg->storage_line, "Storage KeyTemplate", cfg->storage_key_template, key_fields);
-    if (cfg->pull_url)
-        check_placeholders(l, cfg->origin_line, "Origin PullUrl", cfg->pull_url, key_fields);
+    for (int i = 0; i < cfg->nb_origins; i++) {
+        const LiveRecOrigin *o = &cfg->origins[i];
+        check_placeholders(l, o->line, "Origin PullUrl", o->pull_url, key_fields);
+        for (int j = 0; j < i; j++)
+            if (cfg->origins[j].type == o->type && !strcmp(cfg->origins[j].name, o->name))
+                sem_error(l, o->line, "a second %s Origin named '%s' (first on line %d): give "
+                          "each origin of a type its own Name", ff_liverec_origin_type_names[o->type],
+                          o->name, cfg->origins[j].line);
+    }
 
     for (int i = 0; i < cfg->nb_templates; i++) {
         const LiveRecTemplate *t = &cfg->templates[i];
@@ -379,6 +448,9 @@ int ff_liverec_config_load(LiveRecConfig **pcfg, const char *path, int64_t now)
         av_free(cfg);
         return AVERROR(ENOMEM);
     }
+    cfg->max_sessions    = 200;
+    cfg->callback_events = LIVEREC_EVENT_RECORD_FILE | LIVEREC_EVENT_RECORD_STATUS |
+                           LIVEREC_EVENT_PUSH | LIVEREC_EVENT_PUSH_END;
 
     /* no network, no entity expansion, no DTD loading: a config file is untrusted input */
     xmlSetStructuredErrorFunc(&l, xml_error);
@@ -449,6 +521,15 @@ void ff_liverec_config_free(LiveRecConfig **pcfg)
         av_freep(&t->stream);
         av_freep(&t->extension);
     }
+    for (int i = 0; i < cfg->nb_origins; i++) {
+        LiveRecOrigin *o = &cfg->origins[i];
+        av_freep(&o->name);
+        av_freep(&o->pull_url);
+        av_freep(&o->status_url);
+        av_freep(&o->domain);
+    }
+    av_freep(&cfg->origins);
+    av_freep(&cfg->hook_token);
     av_freep(&cfg->templates);
     av_freep(&cfg->rules);
     av_freep(&cfg->tasks);

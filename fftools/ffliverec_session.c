@@ -34,6 +34,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,6 +71,7 @@ struct LiveRecSession {
     int64_t bytes;                  ///< of the current push, for the status line
     int64_t push_start;             ///< av_gettime_relative() at the current push's start
     int64_t last_status;
+    int started;                    ///< outputs opened (record_start_succeeded was sent)
     int64_t *last_dts;              ///< per input stream, AV_TIME_BASE, AV_NOPTS_VALUE if none
     AVCodecParameters **last_par;   ///< stream parameters of the last push (to finalize HLS)
     int nb_last_par;
@@ -181,6 +183,38 @@ static int task_window_open(const Output *out, int64_t now)
     return !t || ((t->start_time == INT64_MIN || t->start_time <= now) && now < t->end_time);
 }
 
+/* Nothing left to record: every output failed or finished its task's window. */
+static int all_done(const LiveRecSession *s)
+{
+    for (int i = 0; i < s->nb_outs; i++)
+        if (!s->outs[i].failed)
+            return 0;
+    return 1;
+}
+
+int ff_liverec_session_plan(const LiveRecConfig *cfg, const char *domain, const char *app,
+                            const char *stream, int64_t now)
+{
+    const LiveRecRule *rule = ff_liverec_match_rule(cfg, domain, app, stream, NULL);
+    int n = 0;
+
+    if (rule) {
+        const LiveRecTemplate *t = ff_liverec_find_template(cfg, rule->template_id);
+        for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
+            n += t->param[f].present && t->param[f].enable;
+    }
+    for (int i = 0; i < cfg->nb_tasks; i++) {
+        const LiveRecTask *task = &cfg->tasks[i];
+        const LiveRecTemplate *t = ff_liverec_find_template(cfg, task->template_id);
+        if (!ff_liverec_task_matches(task, domain, app, stream) || task->end_time <= now ||
+            (task->start_time != INT64_MIN && task->start_time > now))
+            continue;
+        for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
+            n += t->param[f].present && t->param[f].enable;
+    }
+    return n;
+}
+
 static int close_output(Output *out)
 {
     int ret = 0;
@@ -277,10 +311,43 @@ static void save_stream_parameters(LiveRecSession *s)
     }
 }
 
+/* the signal's stop flag, or this session's own (the service stops one session) */
+static int stopping(const LiveRecSession *s)
+{
+    return (s->opts.stop && *s->opts.stop) || (s->opts.cancel && atomic_load(s->opts.cancel));
+}
+
 static int interrupt_cb(void *opaque)
 {
-    LiveRecSession *s = opaque;
-    return s->opts.stop && *s->opts.stop;
+    return stopping(opaque);
+}
+
+/* A recording status event (332), queued for the callback worker. */
+static void status_event(LiveRecSession *s, const char *record_event, const char *fmt, ...)
+    av_printf_format(3, 4);
+static void status_event(LiveRecSession *s, const char *record_event, const char *fmt, ...)
+{
+    char detail[512];
+    va_list vl;
+
+    va_start(vl, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, vl);
+    va_end(vl);
+    if (ff_liverec_event_status(s->opts.state, s->cfg, s->opts.domain, s->opts.app,
+                                s->opts.stream, record_event, detail, av_gettime()) >= 0)
+        ff_liverec_worker_kick(s->opts.notifier);
+}
+
+/* Sleep up to usec, less when told a push was announced or to stop. */
+static void nap(LiveRecSession *s, int64_t usec)
+{
+    int64_t end = av_gettime_relative() + usec;
+
+    while (!stopping(s) && av_gettime_relative() < end) {
+        if (s->opts.wake && atomic_exchange(s->opts.wake, 0))
+            return;
+        av_usleep(FFMIN(20000, FFMAX(end - av_gettime_relative(), 0)));
+    }
 }
 
 static int open_input(LiveRecSession *s)
@@ -322,12 +389,18 @@ static void update_outputs(LiveRecSession *s, int64_t now)
         if (out->failed)
             continue;
         if (open && !out->oc) {
-            if (open_output(s, out, par, tb, s->ic->nb_streams, 0) < 0)
+            if (open_output(s, out, par, tb, s->ic->nb_streams, 0) < 0) {
                 out->failed = 1;
-            else
+                status_event(s, "record_start_failed", "%s: cannot start recording %s",
+                             out->url, ff_liverec_format_names[out->format]);
+            } else {
                 av_log(NULL, AV_LOG_INFO, "recording %s%s%s into %s\n",
                        ff_liverec_format_names[out->format], out->task ? " for task " : "",
                        out->task ? out->task->id : "", out->url);
+                if (!s->started++)
+                    status_event(s, "record_start_succeeded", "recording %s into %s",
+                                 ff_liverec_format_names[out->format], out->url);
+            }
         } else if (!open && out->oc) {
             av_log(NULL, AV_LOG_INFO, "task %s: its window closed, %s is finalized\n",
                    out->task->id, out->url);
@@ -354,6 +427,12 @@ static void status_line(LiveRecSession *s, int64_t now_rel, int last)
     s->last_status = now_rel;
     for (int i = 0; i < s->nb_outs; i++)
         open += !!s->outs[i].oc;
+    if (s->opts.stats) {
+        /* the service shows it, with every other session's, in its own status lines */
+        atomic_store(&s->opts.stats->open, open);
+        atomic_store(&s->opts.stats->bytes, s->bytes);
+        return;
+    }
     if (s->opts.state) {
         uploads   = FFMAX(ff_liverec_state_pending(s->opts.state), 0);
         callbacks = FFMAX(ff_liverec_state_callbacks_pending(s->opts.state), 0);
@@ -375,6 +454,11 @@ static int record_push(LiveRecSession *s)
     s->pushes++;
     s->bytes = 0;
     s->push_start = av_gettime_relative();
+    if (s->opts.stats) {
+        atomic_store(&s->opts.stats->pushes, s->pushes);
+        atomic_store(&s->opts.stats->push_start, s->push_start);
+        atomic_store(&s->opts.stats->phase, LIVEREC_SESSION_RECORDING);
+    }
     save_stream_parameters(s);
     av_freep(&s->last_dts);
     if (!(s->last_dts = av_malloc_array(s->ic->nb_streams, sizeof(*s->last_dts)))) {
@@ -384,7 +468,7 @@ static int record_push(LiveRecSession *s)
     for (unsigned i = 0; i < s->ic->nb_streams; i++)
         s->last_dts[i] = AV_NOPTS_VALUE;
     update_outputs(s, av_gettime() / 1000000);
-    while (!(s->opts.stop && *s->opts.stop)) {
+    while (!stopping(s)) {
         int64_t now = av_gettime() / 1000000;
         ret = av_read_frame(s->ic, pkt);
         if (ret < 0)
@@ -402,15 +486,27 @@ static int record_push(LiveRecSession *s)
                 for (int i = 0; i < s->nb_outs; i++)
                     close_output(&s->outs[i]);
                 collect_finished(s);
+                /* the push was interrupted and came back before the player noticed */
+                status_event(s, "record_paused", "push %d ended", s->pushes);
+                status_event(s, "record_resumed", "push %d started on the same connection",
+                             s->pushes + 1);
                 for (unsigned i = 0; i < s->ic->nb_streams; i++)
                     s->last_dts[i] = AV_NOPTS_VALUE;
                 s->pushes++;
                 s->bytes = 0;
                 s->push_start = av_gettime_relative();
+                if (s->opts.stats) {
+                    atomic_store(&s->opts.stats->pushes, s->pushes);
+                    atomic_store(&s->opts.stats->push_start, s->push_start);
+                }
             }
             s->last_dts[pkt->stream_index] = dts;
         }
         update_outputs(s, now);
+        if (all_done(s)) {
+            av_log(NULL, AV_LOG_INFO, "every recording of this push is done\n");
+            break;
+        }
         for (int i = 0; i < s->nb_outs; i++) {
             Output *out = &s->outs[i];
             AVPacket *copy;
@@ -429,11 +525,15 @@ static int record_push(LiveRecSession *s)
             if ((ret = av_interleaved_write_frame(out->oc, copy)) < 0) {
                 av_log(NULL, AV_LOG_ERROR, "%s: writing failed: %s; this recording stops\n",
                        out->url, av_err2str(ret));
+                status_event(s, "record_error", "%s: writing failed: %s", out->url, av_err2str(ret));
                 close_output(out);
                 out->failed = 1;
+                ret = 0;
             }
             av_packet_free(&copy);
-            out->packets++;
+            if (!out->packets++ && s->opts.stats)
+                atomic_compare_exchange_strong(&s->opts.stats->first_write, &(int_least64_t){ 0 },
+                                               av_gettime_relative());
         }
         av_packet_unref(pkt);
         status_line(s, av_gettime_relative(), 0);
@@ -691,8 +791,16 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
         goto end;
     }
 
-    if ((ret = open_input(&s)) < 0) {
+    /* an origin may register the push only after its hook was answered: keep trying a while */
+    for (int64_t t0 = av_gettime_relative(), delay = 100000;; delay = FFMIN(delay * 2, 1000000)) {
+        if ((ret = open_input(&s)) >= 0 || stopping(&s) ||
+            av_gettime_relative() - t0 >= opts->start_timeout)
+            break;
+        nap(&s, delay);
+    }
+    if (ret < 0) {
         av_log(NULL, AV_LOG_ERROR, "cannot open %s: %s\n", s.input_url, av_err2str(ret));
+        status_event(&s, "record_start_failed", "cannot open the stream: %s", av_err2str(ret));
         goto end;
     }
     for (;;) {
@@ -706,16 +814,21 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
         if (ret < 0 && ret != AVERROR_EXIT)
             av_log(NULL, AV_LOG_WARNING, "push %d of %s ended: %s\n", s.pushes, s.input_url,
                    av_err2str(ret));
-        if (opts->stop && *opts->stop)
+        if (stopping(&s) || all_done(&s))
             break;
+        if (opts->stats)
+            atomic_store(&opts->stats->phase, LIVEREC_SESSION_WAITING);
 
         /* the push is interrupted: wait for it to come back within the splice window */
         window = flow_continue_window(&s) * 1000000LL;
         gone   = av_gettime_relative();
         av_log(NULL, AV_LOG_INFO, "the push is interrupted; waiting up to %"PRId64" s for it "
                "to come back\n", window / 1000000);
+        if (window > 0)
+            status_event(&s, "record_paused", "push %d ended; waiting up to %"PRId64" s for the "
+                         "next one", s.pushes, window / 1000000);
         ret = AVERROR_EOF;
-        while (!(opts->stop && *opts->stop) && av_gettime_relative() - gone < window) {
+        while (!stopping(&s) && av_gettime_relative() - gone < window) {
             int64_t t0 = av_gettime_relative();
             /* the last attempt may outlast the window by up to rw_timeout: the push's own
              * rw_timeout is set when it is opened, so it cannot be shortened for the last one */
@@ -726,17 +839,21 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
              * once; back off only when the origin itself cannot be reached */
             if (av_gettime_relative() - t0 >= opts->rw_timeout / 2)
                 continue;
-            av_usleep(FFMIN(delay, FFMAX(window - (av_gettime_relative() - gone), 0)));
+            nap(&s, FFMIN(delay, FFMAX(window - (av_gettime_relative() - gone), 0)));
             delay = FFMIN(delay * 2, 4000000);
         }
         if (ret < 0)
             break;
         av_log(NULL, AV_LOG_INFO, "the push is back after %.1f s\n",
                (av_gettime_relative() - gone) / 1e6);
+        status_event(&s, "record_resumed", "push %d came back after %.1f s", s.pushes + 1,
+                     (av_gettime_relative() - gone) / 1e6);
     }
 
     finalize_hls(&s);
     collect_finished(&s);
+    if (s.started)
+        status_event(&s, "record_ended", "%d push%s recorded", s.pushes, s.pushes == 1 ? "" : "es");
     av_log(NULL, AV_LOG_INFO, "session of %s/%s/%s ended: %d push%s, %d recording%s\n",
            opts->domain, opts->app, opts->stream, s.pushes, s.pushes == 1 ? "" : "es",
            s.nb_outs, s.nb_outs == 1 ? "" : "s");
@@ -753,5 +870,7 @@ end:
     av_freep(&s.last_dts);
     avformat_close_input(&s.ic);
     av_freep(&s.input_url);
+    if (opts->stats)
+        atomic_store(&opts->stats->phase, LIVEREC_SESSION_ENDED);
     return ret;
 }

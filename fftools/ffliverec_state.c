@@ -67,10 +67,26 @@ static const char schema_sql[] =
     "  next_try INTEGER NOT NULL DEFAULT 0,"
     "  queued_usec INTEGER NOT NULL DEFAULT 0,"
     "  delivered_usec INTEGER NOT NULL DEFAULT 0"
-    ");";
+    ");"
+    /* version 2: the service's events (push 1/0, recording status 332), and indexes on what the
+     * queues select by */
+    "CREATE TABLE IF NOT EXISTS events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  event_type INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"                      /* JSON without t and sign (added when sent) */
+    "  status TEXT NOT NULL DEFAULT 'pending',"  /* pending | delivered | failed */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_try INTEGER NOT NULL DEFAULT 0,"
+    "  queued_usec INTEGER NOT NULL DEFAULT 0,"
+    "  delivered_usec INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX IF NOT EXISTS recordings_queue ON recordings (status, next_try);"
+    "CREATE INDEX IF NOT EXISTS recordings_expires ON recordings (expires);"
+    "CREATE INDEX IF NOT EXISTS callbacks_queue ON callbacks (status, next_try);"
+    "CREATE INDEX IF NOT EXISTS events_queue ON events (status, next_try);";
 
 /* PRAGMA user_version of the schema above; a database of a newer version is not touched */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static int db_error(LiveRecState *st, const char *what)
 {
@@ -91,7 +107,7 @@ static int user_version(LiveRecState *st)
     return ret;
 }
 
-int ff_liverec_state_open(LiveRecState **pst, const char *dir)
+static int state_open(LiveRecState **pst, const char *dir, int setup)
 {
     LiveRecState *st = av_mallocz(sizeof(*st));
     char *err = NULL;
@@ -115,10 +131,24 @@ int ff_liverec_state_open(LiveRecState **pst, const char *dir)
         ff_liverec_state_close(&st);
         return AVERROR(EINVAL);
     }
+    if (!setup && version != SCHEMA_VERSION) {
+        av_log(NULL, AV_LOG_ERROR, "state %s: not set up (schema %d)\n", st->path, version);
+        ff_liverec_state_close(&st);
+        return AVERROR(EINVAL);
+    }
+    if (!setup) {
+        if (sqlite3_exec(st->db, "PRAGMA synchronous=FULL;", NULL, NULL, &err) != SQLITE_OK)
+            goto fail;
+        *pst = st;
+        return 0;
+    }
     if (version < 0 ||
         sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
         sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK ||
-        sqlite3_exec(st->db, "PRAGMA user_version = " AV_STRINGIFY(SCHEMA_VERSION), NULL, NULL, &err) != SQLITE_OK) {
+        sqlite3_exec(st->db, "PRAGMA user_version = " AV_STRINGIFY(SCHEMA_VERSION), NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+fail:
         av_log(NULL, AV_LOG_ERROR, "state %s: %s\n", st->path, err ? err : "cannot be set up");
         sqlite3_free(err);
         ff_liverec_state_close(&st);
@@ -126,6 +156,16 @@ int ff_liverec_state_open(LiveRecState **pst, const char *dir)
     }
     *pst = st;
     return 0;
+}
+
+int ff_liverec_state_open(LiveRecState **pst, const char *dir)
+{
+    return state_open(pst, dir, 1);
+}
+
+int ff_liverec_state_connect(LiveRecState **pst, const char *dir)
+{
+    return state_open(pst, dir, 0);
 }
 
 void ff_liverec_state_close(LiveRecState **pst)
@@ -332,7 +372,8 @@ int ff_liverec_state_next_callback(LiveRecState *st, int64_t now, LiveRecCallbac
     memset(cb, 0, sizeof(*cb));
     if (sqlite3_prepare_v2(st->db,
             "SELECT c.id, c.attempts, c.queued_usec, r.id, r.domain, r.app, r.stream, r.task_id,"
-            " r.format, r.size, r.url, r.start_usec, r.end_usec, r.media_start_ms, r.local_path"
+            " r.format, r.size, r.url, r.start_usec, r.end_usec, r.media_start_ms, r.local_path,"
+            " c.next_try"
             " FROM callbacks c JOIN recordings r ON r.id = c.recording_id"
             " WHERE c.status = 'pending' AND c.next_try <= ? ORDER BY c.id LIMIT 1", -1, &q, NULL) != SQLITE_OK)
         return db_error(st, "select callback");
@@ -355,6 +396,7 @@ int ff_liverec_state_next_callback(LiveRecState *st, int64_t now, LiveRecCallbac
         f->end_usec     = sqlite3_column_int64(q, 12);
         f->media_start_ms = sqlite3_column_int64(q, 13);
         f->local_path   = column_dup(q, 14);
+        cb->next_try    = sqlite3_column_int64(q, 15);
         ret = f->domain && f->app && f->stream && f->task_id && f->format && f->object_key &&
               f->local_path ? 1 : AVERROR(ENOMEM);
         if (ret < 0)
@@ -470,4 +512,68 @@ int ff_liverec_state_list(LiveRecState *st)
         return db_error(st, "list");
     printf("%d recording%s\n", n, n == 1 ? "" : "s");
     return 0;
+}
+
+int ff_liverec_state_add_event(LiveRecState *st, int event_type, const char *body, int64_t now_usec)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO events (event_type, body, queued_usec)"
+                           " VALUES (?, ?, ?)", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "queue event");
+    sqlite3_bind_int(q, 1, event_type);
+    sqlite3_bind_text(q, 2, body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, now_usec);
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "queue event");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_next_event(LiveRecState *st, int64_t now, LiveRecEvent *ev)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    memset(ev, 0, sizeof(*ev));
+    if ((ret = prepare(st, &q, "SELECT id, event_type, body, attempts, queued_usec, next_try FROM events"
+                       " WHERE status = 'pending' AND next_try <= ?1 ORDER BY id LIMIT 1", now, 0)) < 0)
+        return ret;
+    ret = sqlite3_step(q);
+    if (ret == SQLITE_ROW) {
+        ev->id          = sqlite3_column_int64(q, 0);
+        ev->event_type  = sqlite3_column_int(q, 1);
+        ev->body        = column_dup(q, 2);
+        ev->attempts    = sqlite3_column_int(q, 3);
+        ev->queued_usec = sqlite3_column_int64(q, 4);
+        ev->next_try    = sqlite3_column_int64(q, 5);
+        ret = ev->body ? 1 : AVERROR(ENOMEM);
+    } else {
+        ret = ret == SQLITE_DONE ? 0 : db_error(st, "select event");
+    }
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_event_done(LiveRecState *st, int64_t id, int delivered, int give_up,
+                                int64_t next_try, int64_t now_usec)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "UPDATE events SET attempts = attempts + 1, status = ?,"
+                           " next_try = ?, delivered_usec = ? WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "update event");
+    sqlite3_bind_text(q, 1, delivered ? "delivered" : give_up ? "failed" : "pending", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, next_try);
+    sqlite3_bind_int64(q, 3, delivered ? now_usec : 0);
+    sqlite3_bind_int64(q, 4, id);
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update event");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_events_pending(LiveRecState *st)
+{
+    return count_rows(st, "SELECT count(*) FROM events WHERE status = 'pending'", 0);
 }

@@ -101,7 +101,7 @@ int ff_liverec_worker_start(LiveRecWorker **pw, const LiveRecWorkerOps *ops, voi
     w->ops  = ops;
     w->priv = priv;
     w->stop = stop;
-    if ((ret = ff_liverec_state_open(&w->state, state_dir)) < 0)
+    if ((ret = ff_liverec_state_connect(&w->state, state_dir)) < 0)
         goto fail;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);

@@ -18,6 +18,8 @@
  * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
  */
 
+/* F_OFD_SETLK (glibc declares it for _GNU_SOURCE) */
+#define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>
@@ -334,7 +336,14 @@ int ff_liverec_lock(const char *path, void *log_ctx)
     }
     fl.l_type   = F_WRLCK;
     fl.l_whence = SEEK_SET;
+    /* An open file description lock, not a process one: two recorders of the same stream in one
+     * process (ffliverec -serve) exclude each other too, and closing some other descriptor of the
+     * file does not drop the lock. Plain record locks where OFD locks do not exist. */
+#ifdef F_OFD_SETLK
+    if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+#else
     if (fcntl(fd, F_SETLK, &fl) < 0) {
+#endif
         int err = errno;
         close(fd);
         if (err == EACCES || err == EAGAIN)

@@ -105,6 +105,8 @@ EOF
 
 # Start the RTMP origin: nginx with its own prefix, config, pid file and logs in $LR_DIR/nginx.
 # Application "live" (live on, no recording). Sets LR_RTMP_PORT and LR_RTMP_URL.
+# With LR_NGINX_HOOK set (a URL), on_publish and on_publish_done post there; with LR_NGINX_STAT=1
+# an HTTP server on 127.0.0.1 serves the rtmp_stat page at $LR_NGINX_STAT_URL.
 lr_nginx_start() {
     [ -x "$LR_NGINX" ] || lr_fail "nginx not found at $LR_NGINX (liverec/install-deps installs it)"
     [ -f "$LR_RTMP_MODULE" ] || lr_fail "nginx RTMP module not found at $LR_RTMP_MODULE (libnginx-mod-rtmp)"
@@ -112,6 +114,16 @@ lr_nginx_start() {
     mkdir -p "$prefix/logs"
     LR_RTMP_PORT=$(lr_free_port)
     LR_RTMP_URL=rtmp://127.0.0.1:$LR_RTMP_PORT/live
+    hooks="" stat=""
+    [ -z "${LR_NGINX_HOOK:-}" ] || hooks="on_publish $LR_NGINX_HOOK; on_publish_done $LR_NGINX_HOOK;"
+    if [ "${LR_NGINX_STAT:-0}" = 1 ]; then
+        LR_NGINX_STAT_PORT=$(lr_free_port)
+        LR_NGINX_STAT_URL=http://127.0.0.1:$LR_NGINX_STAT_PORT/stat
+        stat="http { access_log off; client_body_temp_path $prefix/tmp; proxy_temp_path $prefix/tmp;
+    fastcgi_temp_path $prefix/tmp; uwsgi_temp_path $prefix/tmp; scgi_temp_path $prefix/tmp;
+    server { listen 127.0.0.1:$LR_NGINX_STAT_PORT; location /stat { rtmp_stat all; } } }"
+        mkdir -p "$prefix/tmp"
+    fi
     cat > "$prefix/nginx.conf" <<EOF
 load_module $LR_RTMP_MODULE;
 daemon off;
@@ -128,9 +140,11 @@ rtmp {
             live on;
             record off;
             wait_key on;
+            $hooks
         }
     }
 }
+$stat
 EOF
     "$LR_NGINX" -p "$prefix" -e "$prefix/logs/error.log" -c "$prefix/nginx.conf" > "$LR_DIR/nginx.log" 2>&1 &
     LR_NGINX_PID=$!
@@ -321,4 +335,20 @@ PY
     lr_track $LR_CALLBACK_PID
     lr_wait_port "$port" 10 || lr_fail "the callback receiver did not start"
     LR_CALLBACK_URL=http://127.0.0.1:$port/live/record
+}
+
+# Start ffliverec -serve with CONFIG on a free port, output in $LR_DIR/LOG:
+# lr_serve_start CONFIG LOG [options...]. Spool and state are $LR_DIR/spool and $LR_DIR/state.
+# Sets LR_SERVE_PORT (choose it before with LR_SERVE_PORT=...), LR_SERVE_URL and LR_SERVE_PID;
+# returns when it listens.
+lr_serve_start() {
+    _scfg=$1 _slog=$2
+    shift 2
+    LR_SERVE_PORT=${LR_SERVE_PORT:-$(lr_free_port)}
+    LR_SERVE_URL=http://127.0.0.1:$LR_SERVE_PORT
+    "$LR_BUILD/ffliverec" -hide_banner -config "$_scfg" -serve -listen "127.0.0.1:$LR_SERVE_PORT" \
+        -spool "$LR_DIR/spool" -state "$LR_DIR/state" "$@" >> "$LR_DIR/$_slog" 2>&1 &
+    LR_SERVE_PID=$!
+    lr_track $LR_SERVE_PID
+    lr_wait_port "$LR_SERVE_PORT" 10 || lr_fail "ffliverec -serve did not listen on $LR_SERVE_PORT"
 }

@@ -21,7 +21,7 @@ cat > "$LR_DIR/rec.xml" <<X
 <?xml version="1.0"?>
 <LiveRecordConfig>
   <Storage Endpoint="$LR_S3_ENDPOINT" Bucket="rec"/>
-  <Callback Url="$LR_CALLBACK_URL" Key="k3y" RetryInterval="2"/>
+  <Callback Url="$LR_CALLBACK_URL" Key="k3y" RetryInterval="2" Events="100"/>
   <Template TemplateId="1" TemplateName="all">
     <FlvParam/><HlsParam/><Mp4Param/><AacParam/>
     <HlsSpecialParam FlowContinueDuration="20"/>

@@ -1,0 +1,258 @@
+/*
+ * ffliverec -serve: the HTTP listener (libmicrohttpd) and its routes
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/*
+ * One libmicrohttpd daemon with its own polling thread: every request is answered on that one
+ * thread, so whatever a route calls runs there and nowhere else. A request body is collected
+ * up to BODY_MAX bytes (a larger one is answered 400 without being kept), then the route of the
+ * path is called with the whole request and fills in the answer. Routes answer at once: an
+ * origin holds its publisher until its hook is answered.
+ */
+
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "libavutil/avstring.h"
+#include "libavutil/bprint.h"
+#include "libavutil/error.h"
+#include "libavutil/log.h"
+#include "libavutil/mem.h"
+
+#include "ffliverec_serve.h"
+
+#define BODY_MAX (64 << 10)
+
+struct LiveRecHttp {
+    struct MHD_Daemon *daemon;
+    LiveRecManager *manager;
+};
+
+/* one request being received */
+typedef struct Request {
+    AVBPrint body;
+    int too_big;
+} Request;
+
+typedef struct Route {
+    const char *method;
+    const char *path;
+    int (*handler)(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp);
+} Route;
+
+static const Route routes[] = {
+    { "POST", "/hook/nginx-rtmp",        ff_liverec_hook_nginx_rtmp },
+    { "POST", "/hook/srs",               ff_liverec_hook_srs },
+    { "POST", "/hook/mediamtx",          ff_liverec_hook_mediamtx },
+    { "POST", "/hook/node-media-server", ff_liverec_hook_node_media_server },
+};
+
+const char *ff_liverec_http_arg(const LiveRecHttpRequest *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *ff_liverec_http_header(const LiveRecHttpRequest *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
+int ff_liverec_http_reply(LiveRecHttpResponse *resp, int status, const char *content_type,
+                          const char *fmt, ...)
+{
+    AVBPrint bp;
+    va_list vl;
+
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    va_start(vl, fmt);
+    av_vbprintf(&bp, fmt, vl);
+    va_end(vl);
+    av_freep(&resp->body);
+    resp->status       = status;
+    resp->content_type = content_type;
+    if (!av_bprint_is_complete(&bp)) {
+        av_bprint_finalize(&bp, NULL);
+        return AVERROR(ENOMEM);
+    }
+    resp->len = bp.len;
+    return av_bprint_finalize(&bp, &resp->body);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, LiveRecHttpResponse *r)
+{
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+
+    /* MHD frees the body with free(): give it its own copy */
+    mr = MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
+    if (!mr)
+        return MHD_NO;
+    if (r->content_type)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    ret = MHD_queue_response(c, r->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    LiveRecHttp *h = cls;
+    Request *r = *con_cls;
+    LiveRecHttpRequest req = { 0 };
+    LiveRecHttpResponse resp = { 0 };
+    const Route *route = NULL;
+    enum MHD_Result ret;
+
+    if (!r) {
+        /* the headers: start collecting the body */
+        if (!(r = av_mallocz(sizeof(*r))))
+            return MHD_NO;
+        av_bprint_init(&r->body, 0, BODY_MAX + 1);
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (r->body.len + *upload_size > BODY_MAX)
+            r->too_big = 1;
+        else
+            av_bprint_append_data(&r->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+
+    for (int i = 0; i < FF_ARRAY_ELEMS(routes); i++)
+        if (!strcmp(url, routes[i].path))
+            route = &routes[i];
+    if (!route) {
+        ff_liverec_http_reply(&resp, MHD_HTTP_NOT_FOUND, "application/json",
+                              "{\"code\":404,\"message\":\"no such path\"}");
+    } else if (strcmp(method, route->method)) {
+        ff_liverec_http_reply(&resp, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+                              "{\"code\":405,\"message\":\"use %s\"}", route->method);
+    } else if (r->too_big || !av_bprint_is_complete(&r->body)) {
+        av_log(NULL, AV_LOG_WARNING, "%s: a body of more than %d bytes is refused\n", url, BODY_MAX);
+        ff_liverec_http_reply(&resp, MHD_HTTP_BAD_REQUEST, "application/json",
+                              "{\"code\":400,\"message\":\"body too large\"}");
+    } else {
+        req.connection   = c;
+        req.path         = url;
+        req.body         = r->body.str;
+        req.body_len     = r->body.len;
+        req.content_type = ff_liverec_http_header(&req, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (route->handler(h->manager, &req, &resp) < 0 || !resp.status)
+            ff_liverec_http_reply(&resp, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+                                  "{\"code\":500,\"message\":\"internal error\"}");
+    }
+    ret = send_response(c, &resp);
+    av_free(resp.body);
+    return ret;
+}
+
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    Request *r = *con_cls;
+    if (!r)
+        return;
+    av_bprint_finalize(&r->body, NULL);
+    av_freep(con_cls);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    av_vlog(NULL, AV_LOG_WARNING, fmt, ap);
+}
+
+/* HOST:PORT or [V6]:PORT into an address */
+static int parse_listen(const char *listen, struct addrinfo **ai)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':'), *h = listen;
+    size_t hlen;
+    struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+                              .ai_socktype = SOCK_STREAM };
+
+    if (!colon || !colon[1] || colon[strspn(colon + 1, "0123456789") + 1])
+        return AVERROR(EINVAL);
+    hlen = colon - listen;
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (!hlen || hlen >= sizeof(host))
+        return AVERROR(EINVAL);
+    memcpy(host, h, hlen);
+    host[hlen] = 0;
+    return getaddrinfo(host, colon + 1, &hints, ai) ? AVERROR(EINVAL) : 0;
+}
+
+int ff_liverec_http_start(LiveRecHttp **ph, const char *listen, LiveRecManager *m)
+{
+    LiveRecHttp *h;
+    struct addrinfo *ai = NULL;
+    int ret;
+
+    *ph = NULL;
+    if ((ret = parse_listen(listen, &ai)) < 0) {
+        av_log(NULL, AV_LOG_ERROR, "-listen '%s': expected an address and a port, like "
+               "127.0.0.1:8090 or [::1]:8090\n", listen);
+        return ret;
+    }
+    if (!(h = av_mallocz(sizeof(*h)))) {
+        freeaddrinfo(ai);
+        return AVERROR(ENOMEM);
+    }
+    h->manager = m;
+    h->daemon  = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+                                  MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                                  0, NULL, NULL, answer, h,
+                                  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                                  MHD_OPTION_NOTIFY_COMPLETED, request_done, h,
+                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                                  MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!h->daemon) {
+        av_log(NULL, AV_LOG_ERROR, "cannot listen on %s (in use, or not an address of this "
+               "machine)\n", listen);
+        av_free(h);
+        return AVERROR(EADDRINUSE);
+    }
+    av_log(NULL, AV_LOG_INFO, "listening on http://%s/ (hooks: /hook/nginx-rtmp, /hook/srs, "
+           "/hook/mediamtx, /hook/node-media-server)\n", listen);
+    *ph = h;
+    return 0;
+}
+
+void ff_liverec_http_stop(LiveRecHttp **ph)
+{
+    LiveRecHttp *h = *ph;
+    if (!h)
+        return;
+    MHD_stop_daemon(h->daemon);
+    av_freep(ph);
+}

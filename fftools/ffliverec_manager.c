@@ -1,0 +1,772 @@
+/*
+ * ffliverec -serve: live streams, their sessions, the task clock and reconciliation
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/*
+ * The manager knows which streams are live (from the origins' hooks, and from their status pages,
+ * since origins do not check the answers to their end-of-push hooks) and owns one session thread
+ * per stream it records. Two threads call it: the listener (hooks) and the main thread (the clock:
+ * tasks, reaping ended sessions, reconciliation, status lines, reloads); one mutex guards the list
+ * of streams and the configuration in force. A session owns its input, muxers and its own catalog
+ * connection, and shows the manager only atomics (its stats, its done flag); the manager never
+ * touches its files.
+ *
+ * The configuration is an immutable snapshot, reference counted (AVBufferRef): a session keeps the
+ * one it started with, a reload only changes what the next push gets.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "libavutil/avstring.h"
+#include "libavutil/bprint.h"
+#include "libavutil/buffer.h"
+#include "libavutil/error.h"
+#include "libavutil/log.h"
+#include "libavutil/mem.h"
+#include "libavutil/thread.h"
+#include "libavutil/time.h"
+
+#include "ffliverec_serve.h"
+
+#define RECONCILE_PERIOD  30000000      ///< ask the origins which streams are live (usec)
+#define RECONCILE_MAX_BACKOFF 300000000
+#define START_TIMEOUT     10000000      ///< keep trying a hooked push this long (usec)
+#define HOOK_GRACE        15000000      ///< a hooked push missing from a status page this long ends
+
+typedef struct Session {
+    pthread_t thread;
+    AVBufferRef *cfg_ref;               ///< the snapshot it started with
+    char *domain, *app, *stream, *input, *prefix;
+    const char *state_dir;
+    LiveRecSessionOptions so;
+    LiveRecSessionStats stats;
+    atomic_int cancel, wake, done;
+    int64_t started;                    ///< av_gettime_relative()
+} Session;
+
+typedef struct Stream {
+    char *domain, *app, *stream;
+    char *input;                        ///< the origin's PullUrl for it
+    char *param, *user_ip, *client_id;
+    int   origin;                       ///< index in the configuration's origins
+    int   live;                         ///< a publisher is there, as far as we know
+    int64_t sequence;                   ///< pairs the push event (1) with its interruption (0)
+    int64_t publish_usec;               ///< wall clock of the push's start
+    int64_t hooked;                     ///< av_gettime_relative() of its last hook, 0: none
+    Session *session;
+} Stream;
+
+typedef struct OriginPoll {
+    int64_t next;                       ///< av_gettime_relative() of the next poll
+    int64_t backoff;
+    int failing;
+} OriginPoll;
+
+struct LiveRecManager {
+    LiveRecManagerOptions opts;
+    pthread_mutex_t lock;
+    AVBufferRef *cfg;                   ///< in force
+    Stream **streams;
+    int nb_streams;
+    LiveRecState *hook_state;           ///< the listener thread's catalog connection
+    LiveRecState *tick_state;           ///< the main thread's
+    int64_t last_task_check;            ///< Unix seconds
+    int64_t last_stats;
+    OriginPoll *polls;
+    int nb_polls;
+};
+
+static const char *const phase_names[] = { "connecting", "recording", "waiting", "ended" };
+
+static const LiveRecConfig *cfg_of(const AVBufferRef *ref)
+{
+    return (const LiveRecConfig *)ref->data;
+}
+
+static void free_loaded(void *opaque, uint8_t *data)
+{
+    LiveRecConfig *cfg = (LiveRecConfig *)data;
+    ff_liverec_config_free(&cfg);
+}
+
+static void free_nothing(void *opaque, uint8_t *data)
+{
+}
+
+/* ---- sessions ---- */
+
+static void *session_main(void *arg)
+{
+    Session *s = arg;
+    LiveRecState *st = NULL;
+
+    ff_liverec_log_set_prefix(s->prefix);
+    if (ff_liverec_state_connect(&st, s->state_dir) >= 0) {
+        s->so.state = st;
+        ff_liverec_session_run(cfg_of(s->cfg_ref), &s->so);
+        ff_liverec_state_close(&st);
+    }
+    atomic_store(&s->stats.phase, LIVEREC_SESSION_ENDED);
+    atomic_store(&s->done, 1);
+    return NULL;
+}
+
+static void session_free(Session **ps)
+{
+    Session *s = *ps;
+    if (!s)
+        return;
+    av_buffer_unref(&s->cfg_ref);
+    av_freep(&s->domain);
+    av_freep(&s->app);
+    av_freep(&s->stream);
+    av_freep(&s->input);
+    av_freep(&s->prefix);
+    av_freep(ps);
+}
+
+static int running_sessions(const LiveRecManager *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->nb_streams; i++)
+        n += m->streams[i]->session && !atomic_load(&m->streams[i]->session->done);
+    return n;
+}
+
+/* Join a session that is done (or, with wait, any). */
+static void reap(Stream *st, int wait)
+{
+    Session *s = st->session;
+    if (!s || (!wait && !atomic_load(&s->done)))
+        return;
+    pthread_join(s->thread, NULL);
+    session_free(&st->session);
+}
+
+/* Start recording st with the configuration in force, if anything records it. Locked. */
+static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, const char *why)
+{
+    const LiveRecConfig *cfg = cfg_of(m->cfg);
+    int64_t now = av_gettime();
+    Session *s;
+    int ret;
+
+    reap(st, 0);
+    if (st->session) {
+        /* a push while the session waits for one: it retries now */
+        atomic_store(&st->session->wake, 1);
+        return;
+    }
+    if (!ff_liverec_session_plan(cfg, st->domain, st->app, st->stream, now / 1000000)) {
+        av_log(NULL, AV_LOG_INFO, "%s/%s/%s is live (%s); no rule or task records it\n",
+               st->domain, st->app, st->stream, why);
+        return;
+    }
+    if (running_sessions(m) >= cfg->max_sessions) {
+        av_log(NULL, AV_LOG_ERROR, "%s/%s/%s is not recorded: %d sessions are running, the "
+               "most Service MaxSessions allows\n", st->domain, st->app, st->stream,
+               cfg->max_sessions);
+        ff_liverec_event_status(state, cfg, st->domain, st->app, st->stream,
+                                "record_start_failed", "too many live sessions", now);
+        ff_liverec_worker_kick(m->opts.notifier);
+        return;
+    }
+    if (!(s = av_mallocz(sizeof(*s))) || !(s->cfg_ref = av_buffer_ref(m->cfg)) ||
+        !(s->domain = av_strdup(st->domain)) || !(s->app = av_strdup(st->app)) ||
+        !(s->stream = av_strdup(st->stream)) || !(s->input = av_strdup(st->input)) ||
+        !(s->prefix = av_asprintf("%s/%s/%s", st->domain, st->app, st->stream))) {
+        session_free(&s);
+        av_log(NULL, AV_LOG_ERROR, "out of memory: %s/%s/%s is not recorded\n",
+               st->domain, st->app, st->stream);
+        return;
+    }
+    s->state_dir = m->opts.state_dir;
+    s->started   = av_gettime_relative();
+    s->so = (LiveRecSessionOptions) {
+        .domain        = s->domain,
+        .app           = s->app,
+        .stream        = s->stream,
+        .input         = s->input,
+        .spool         = m->opts.spool,
+        .rw_timeout    = m->opts.rw_timeout,
+        .start_timeout = START_TIMEOUT,
+        .stop          = m->opts.stop,
+        .cancel        = &s->cancel,
+        .wake          = &s->wake,
+        .stats         = &s->stats,
+        .uploader      = m->opts.uploader,
+        .notifier      = m->opts.notifier,
+    };
+    if ((ret = pthread_create(&s->thread, NULL, session_main, s))) {
+        av_log(NULL, AV_LOG_ERROR, "cannot start a session for %s/%s/%s: %s\n",
+               st->domain, st->app, st->stream, av_err2str(AVERROR(ret)));
+        session_free(&s);
+        return;
+    }
+    av_log(NULL, AV_LOG_INFO, "%s/%s/%s: recording starts (%s) from %s\n",
+           st->domain, st->app, st->stream, why, st->input);
+    st->session = s;
+}
+
+/* ---- live streams ---- */
+
+static Stream *find_stream(LiveRecManager *m, const char *domain, const char *app,
+                           const char *stream)
+{
+    for (int i = 0; i < m->nb_streams; i++) {
+        Stream *st = m->streams[i];
+        if (!strcmp(st->domain, domain) && !strcmp(st->app, app) && !strcmp(st->stream, stream))
+            return st;
+    }
+    return NULL;
+}
+
+static void stream_free(Stream **pst)
+{
+    Stream *st = *pst;
+    av_freep(&st->domain);
+    av_freep(&st->app);
+    av_freep(&st->stream);
+    av_freep(&st->input);
+    av_freep(&st->param);
+    av_freep(&st->user_ip);
+    av_freep(&st->client_id);
+    av_freep(pst);
+}
+
+static Stream *add_stream(LiveRecManager *m, const char *domain, const char *app,
+                          const char *stream)
+{
+    Stream **streams, *st = av_mallocz(sizeof(*st));
+
+    if (!st || !(st->domain = av_strdup(domain)) || !(st->app = av_strdup(app)) ||
+        !(st->stream = av_strdup(stream)) ||
+        !(streams = av_realloc_array(m->streams, m->nb_streams + 1, sizeof(*streams)))) {
+        if (st)
+            stream_free(&st);
+        return NULL;
+    }
+    m->streams = streams;
+    m->streams[m->nb_streams++] = st;
+    return st;
+}
+
+/* Forget streams that are neither live nor recorded. Locked. */
+static void prune_streams(LiveRecManager *m)
+{
+    for (int i = 0; i < m->nb_streams; i++) {
+        Stream *st = m->streams[i];
+        reap(st, 0);
+        if (st->live || st->session)
+            continue;
+        stream_free(&m->streams[i]);
+        m->streams[i--] = m->streams[--m->nb_streams];
+    }
+}
+
+/* {DomainName} {AppName} {StreamName} of a template */
+static char *expand(const char *tmpl, const char *domain, const char *app, const char *stream)
+{
+    AVBPrint bp;
+    char *s;
+
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    while (*tmpl) {
+        if (av_strstart(tmpl, "{DomainName}", &tmpl))
+            av_bprintf(&bp, "%s", domain);
+        else if (av_strstart(tmpl, "{AppName}", &tmpl))
+            av_bprintf(&bp, "%s", app);
+        else if (av_strstart(tmpl, "{StreamName}", &tmpl))
+            av_bprintf(&bp, "%s", stream);
+        else
+            av_bprint_chars(&bp, *tmpl++, 1);
+    }
+    if (!av_bprint_is_complete(&bp) || av_bprint_finalize(&bp, &s) < 0)
+        return NULL;
+    return s;
+}
+
+/* The host of an URL (scheme://[user@]host[:port]/...) into host[size]; 0 if there is none. */
+static int url_host(const char *url, char *host, size_t size)
+{
+    const char *p = url ? strstr(url, "://") : NULL, *end, *at;
+    size_t len;
+
+    if (!p)
+        return 0;
+    p += 3;
+    end = p + strcspn(p, "/?#");
+    if ((at = memchr(p, '@', end - p)))
+        p = at + 1;
+    if (*p == '[')
+        return 0;                       /* an IPv6 literal is no domain */
+    len = strcspn(p, ":/?#");
+    if (!len || len >= size)
+        return 0;
+    memcpy(host, p, len);
+    host[len] = 0;
+    return 1;
+}
+
+static int is_ip_literal(const char *host)
+{
+    return host[strspn(host, "0123456789.")] == 0 || strchr(host, ':') || !strcmp(host, "localhost");
+}
+
+/*
+ * The push domain: an SRS vhost other than the default one; else the host of the publisher's
+ * tcUrl when it is a name (not an address); else the origin's Domain; else the host of its
+ * PullUrl.
+ */
+static void push_domain(const LiveRecOrigin *o, const char *vhost, const char *tcurl,
+                        char *domain, size_t size)
+{
+    char host[256];
+
+    if (vhost && *vhost && strcmp(vhost, "__defaultVhost__")) {
+        av_strlcpy(domain, vhost, size);
+    } else if (url_host(tcurl, host, sizeof(host)) && !is_ip_literal(host)) {
+        av_strlcpy(domain, host, size);
+    } else if (o->domain) {
+        av_strlcpy(domain, o->domain, size);
+    } else if (url_host(tcurl, host, sizeof(host)) || url_host(o->pull_url, host, sizeof(host))) {
+        av_strlcpy(domain, host, size);
+    } else {
+        av_strlcpy(domain, "", size);
+    }
+}
+
+static const LiveRecOrigin *find_origin(const LiveRecConfig *cfg, enum LiveRecOriginType type,
+                                        const char *name, int *index)
+{
+    for (int i = 0; i < cfg->nb_origins; i++) {
+        const LiveRecOrigin *o = &cfg->origins[i];
+        if (o->type == type && (!name || !strcmp(o->name, name))) {
+            *index = i;
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static int check_names(const char *domain, const char *app, const char *stream, AVBPrint *why)
+{
+    return ff_liverec_check_stream_name(domain, "domain", why) < 0 ||
+           ff_liverec_check_stream_name(app, "app", why) < 0 ||
+           ff_liverec_check_stream_name(stream, "stream", why) < 0 ? AVERROR(EINVAL) : 0;
+}
+
+static void push_event(LiveRecManager *m, LiveRecState *state, const Stream *st, int type)
+{
+    LiveRecPush p = {
+        .domain = st->domain, .app = st->app, .stream = st->stream,
+        .param = st->param, .user_ip = st->user_ip,
+        .sequence = st->sequence, .start_usec = st->publish_usec,
+    };
+    if (ff_liverec_event_push(state, cfg_of(m->cfg), &p, type, av_gettime()) >= 0)
+        ff_liverec_worker_kick(m->opts.notifier);
+}
+
+static int set_str(char **dst, const char *src)
+{
+    char *s = src ? av_strdup(src) : NULL;
+    if (src && !s)
+        return AVERROR(ENOMEM);
+    av_free(*dst);
+    *dst = s;
+    return 0;
+}
+
+int ff_liverec_manager_hook(LiveRecManager *m, const LiveRecHook *h, AVBPrint *why)
+{
+    const LiveRecConfig *cfg;
+    const LiveRecOrigin *o;
+    char domain[256];
+    Stream *st;
+    int index = 0, ret = 0;
+
+    ff_liverec_log_set_prefix("hook");
+    pthread_mutex_lock(&m->lock);
+    cfg = cfg_of(m->cfg);
+    if (!(o = find_origin(cfg, h->type, h->origin_name, &index))) {
+        av_bprintf(why, "no %s Origin%s%s in %s: the push is not recorded",
+                   ff_liverec_origin_type_names[h->type], h->origin_name ? " named " : "",
+                   h->origin_name ? h->origin_name : "", cfg->path);
+        av_log(NULL, AV_LOG_WARNING, "%s\n", why->str);
+        goto end;
+    }
+    push_domain(o, h->vhost, h->tcurl, domain, sizeof(domain));
+    if (check_names(domain, h->app, h->stream, why) < 0) {
+        /* answered 200 (the publish goes on), never a path; the names are said escaped */
+        av_log(NULL, AV_LOG_WARNING, "push from %s not recorded: %s\n",
+               ff_liverec_origin_type_names[h->type], why->str);
+        if (h->publish)
+            ff_liverec_event_status(m->hook_state, cfg, domain, h->app, h->stream,
+                                    "record_start_failed", why->str, av_gettime());
+        ff_liverec_worker_kick(m->opts.notifier);
+        goto end;
+    }
+    st = find_stream(m, domain, h->app, h->stream);
+    if (!h->publish) {
+        /* a late end of an earlier publisher (another client id) is not this push's end */
+        if (!st || !st->live || (h->client_id && st->client_id && strcmp(h->client_id, st->client_id))) {
+            av_bprintf(why, "no such push");
+            goto end;
+        }
+        av_log(NULL, AV_LOG_INFO, "%s/%s/%s: the push ended (%s hook)\n", domain, h->app,
+               h->stream, ff_liverec_origin_type_names[h->type]);
+        push_event(m, m->hook_state, st, 0);
+        st->live = 0;
+        prune_streams(m);
+        goto end;
+    }
+    if (!st && !(st = add_stream(m, domain, h->app, h->stream))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    if (st->live && (!h->client_id || !st->client_id || !strcmp(h->client_id, st->client_id))) {
+        /* the same publisher again (Node-Media-Server says postPublish twice, SRS retries) */
+        av_bprintf(why, "already known");
+        st->hooked = av_gettime_relative();
+        start_session(m, m->hook_state, st, "hook again");
+        goto end;
+    }
+    if (st->live)   /* another publisher took over without an end hook */
+        push_event(m, m->hook_state, st, 0);
+    if ((ret = set_str(&st->param, h->param)) < 0 || (ret = set_str(&st->user_ip, h->user_ip)) < 0 ||
+        (ret = set_str(&st->client_id, h->client_id)) < 0)
+        goto end;
+    av_freep(&st->input);
+    if (!(st->input = expand(o->pull_url, domain, h->app, h->stream))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    st->origin       = index;
+    st->live         = 1;
+    st->publish_usec = av_gettime();
+    st->sequence     = st->publish_usec;
+    st->hooked       = av_gettime_relative();
+    av_log(NULL, AV_LOG_INFO, "%s/%s/%s: a push started (%s hook)\n", domain, h->app, h->stream,
+           ff_liverec_origin_type_names[h->type]);
+    push_event(m, m->hook_state, st, 1);
+    start_session(m, m->hook_state, st, "hook");
+end:
+    pthread_mutex_unlock(&m->lock);
+    return ret;
+}
+
+int ff_liverec_manager_check_token(LiveRecManager *m, const char *token)
+{
+    const char *want;
+    size_t n, t;
+    unsigned diff;
+    int ok;
+
+    pthread_mutex_lock(&m->lock);
+    want = cfg_of(m->cfg)->hook_token;
+    if (!want) {
+        ok = 1;
+    } else if (!token) {
+        ok = 0;
+    } else {
+        /* every byte of the expected token is compared, whatever matched before */
+        n = strlen(want);
+        t = strlen(token);
+        diff = n != t;
+        for (size_t i = 0; i < n; i++)
+            diff |= (unsigned char)want[i] ^ (unsigned char)token[i < t ? i : 0];
+        ok = !diff;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return ok;
+}
+
+/* ---- the clock ---- */
+
+/* A task whose window opened since the last look starts the recording of its live stream. */
+static void check_tasks(LiveRecManager *m, int64_t now)
+{
+    const LiveRecConfig *cfg = cfg_of(m->cfg);
+
+    for (int i = 0; i < cfg->nb_tasks; i++) {
+        const LiveRecTask *t = &cfg->tasks[i];
+        Stream *st;
+        if (t->start_time == INT64_MIN || t->start_time <= m->last_task_check ||
+            t->start_time > now || t->end_time <= now)
+            continue;
+        if ((st = find_stream(m, t->domain, t->app, t->stream)) && st->live) {
+            char why[128];
+            snprintf(why, sizeof(why), "task %s starts", t->id);
+            start_session(m, m->tick_state, st, why);
+        }
+    }
+    m->last_task_check = now;
+}
+
+/* A live stream from origin i with this app and stream, whatever its domain. Locked. */
+static int live_on_origin(LiveRecManager *m, int i, const char *app, const char *stream)
+{
+    for (int j = 0; j < m->nb_streams; j++) {
+        const Stream *st = m->streams[j];
+        if (st->live && st->origin == i && !strcmp(st->app, app) && !strcmp(st->stream, stream))
+            return 1;
+    }
+    return 0;
+}
+
+/* Ask each origin's status page which streams are live; record those nobody told us about. */
+static void reconcile(LiveRecManager *m)
+{
+    AVBufferRef *ref;
+    const LiveRecConfig *cfg;
+    int64_t now = av_gettime_relative();
+
+    pthread_mutex_lock(&m->lock);
+    ref = av_buffer_ref(m->cfg);
+    pthread_mutex_unlock(&m->lock);
+    if (!ref)
+        return;
+    cfg = cfg_of(ref);
+    if (m->nb_polls < cfg->nb_origins) {
+        OriginPoll *p = av_realloc_array(m->polls, cfg->nb_origins, sizeof(*p));
+        if (!p) {
+            av_buffer_unref(&ref);
+            return;
+        }
+        memset(p + m->nb_polls, 0, (cfg->nb_origins - m->nb_polls) * sizeof(*p));
+        m->polls    = p;
+        m->nb_polls = cfg->nb_origins;
+    }
+    for (int i = 0; i < cfg->nb_origins; i++) {
+        const LiveRecOrigin *o = &cfg->origins[i];
+        OriginPoll *p = &m->polls[i];
+        LiveRecLiveStream *list = NULL;
+        int nb;
+
+        if (!o->status_url || now < p->next)
+            continue;
+        nb = ff_liverec_origin_list(o, &list);
+        if (nb < 0) {
+            /* reported once, then retried less and less often */
+            p->backoff = p->failing++ ? FFMIN(p->backoff * 2, RECONCILE_MAX_BACKOFF) : RECONCILE_PERIOD;
+            p->next    = av_gettime_relative() + p->backoff;
+            av_log(NULL, p->failing == 1 ? AV_LOG_WARNING : AV_LOG_VERBOSE, "%s origin on line "
+                   "%d: its status page cannot be read; asking again in %"PRId64" s\n",
+                   ff_liverec_origin_type_names[o->type], o->line, p->backoff / 1000000);
+            continue;
+        }
+        if (p->failing)
+            av_log(NULL, AV_LOG_INFO, "%s origin on line %d: its status page answers again\n",
+                   ff_liverec_origin_type_names[o->type], o->line);
+        p->failing = 0;
+        p->next    = av_gettime_relative() + RECONCILE_PERIOD;
+
+        pthread_mutex_lock(&m->lock);
+        /* the configuration may have been reloaded meanwhile: apply only to the one asked */
+        if (cfg_of(m->cfg) == cfg) {
+            for (int k = 0; k < nb; k++) {
+                LiveRecLiveStream *l = &list[k];
+                char domain[256];
+                AVBPrint why;
+                Stream *st;
+                push_domain(o, l->vhost, NULL, domain, sizeof(domain));
+                av_bprint_init(&why, 0, 256);
+                if (check_names(domain, l->app, l->stream, &why) < 0) {
+                    av_log(NULL, AV_LOG_VERBOSE, "status page: %s\n", why.str);
+                    av_bprint_finalize(&why, NULL);
+                    continue;
+                }
+                av_bprint_finalize(&why, NULL);
+                if (!l->vhost && live_on_origin(m, i, l->app, l->stream))
+                    continue;   /* hooked under the domain of its tcUrl, which pages do not show */
+                st = find_stream(m, domain, l->app, l->stream);
+                if (st && st->live)
+                    continue;
+                if (!st && !(st = add_stream(m, domain, l->app, l->stream)))
+                    continue;
+                av_freep(&st->input);
+                if (!(st->input = expand(o->pull_url, domain, l->app, l->stream)))
+                    continue;
+                st->origin       = i;
+                st->live         = 1;
+                st->publish_usec = av_gettime();
+                st->sequence     = st->publish_usec;
+                reap(st, 0);
+                if (!st->session)
+                    start_session(m, m->tick_state, st, "the origin's status page lists it");
+            }
+            /* a push the hooks announced that the page no longer lists has ended (its end hook
+             * was lost); a push announced a moment ago may not be listed yet */
+            for (int j = 0; j < m->nb_streams; j++) {
+                Stream *st = m->streams[j];
+                int listed = 0;
+                if (!st->live || st->origin != i ||
+                    (st->hooked && av_gettime_relative() - st->hooked < HOOK_GRACE))
+                    continue;
+                for (int k = 0; k < nb && !listed; k++) {
+                    char domain[256];
+                    push_domain(o, list[k].vhost, NULL, domain, sizeof(domain));
+                    listed = (!list[k].vhost || !strcmp(domain, st->domain)) &&
+                             !strcmp(list[k].app, st->app) && !strcmp(list[k].stream, st->stream);
+                }
+                if (!listed) {
+                    av_log(NULL, AV_LOG_INFO, "%s/%s/%s: no longer on the origin's status page; "
+                           "the push has ended\n", st->domain, st->app, st->stream);
+                    push_event(m, m->tick_state, st, 0);
+                    st->live = 0;
+                }
+            }
+            prune_streams(m);
+        }
+        pthread_mutex_unlock(&m->lock);
+        ff_liverec_origin_list_free(&list, nb);
+    }
+    av_buffer_unref(&ref);
+}
+
+static void print_stats(LiveRecManager *m)
+{
+    int live = 0, recording = 0, waiting = 0, uploads, callbacks;
+    int64_t now = av_gettime_relative();
+
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < m->nb_streams; i++) {
+        Stream *st = m->streams[i];
+        Session *s = st->session;
+        live += st->live;
+        if (!s)
+            continue;
+        {
+            int phase = atomic_load(&s->stats.phase);
+            double t = (now - atomic_load(&s->stats.push_start)) / 1e6;
+            int64_t bytes = atomic_load(&s->stats.bytes);
+            recording += phase == LIVEREC_SESSION_RECORDING;
+            waiting   += phase == LIVEREC_SESSION_WAITING;
+            av_log(NULL, AV_LOG_INFO, "  %s/%s/%s: %s, push %d, %.0f s, %.0f kb/s, %d recordings "
+                   "open\n", st->domain, st->app, st->stream, phase_names[phase],
+                   atomic_load(&s->stats.pushes), phase == LIVEREC_SESSION_RECORDING ? t : 0,
+                   phase == LIVEREC_SESSION_RECORDING && t > 0 ? bytes * 8 / t / 1000 : 0,
+                   atomic_load(&s->stats.open));
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    uploads   = FFMAX(ff_liverec_state_pending(m->tick_state), 0);
+    callbacks = FFMAX(ff_liverec_state_callbacks_pending(m->tick_state), 0) +
+                FFMAX(ff_liverec_state_events_pending(m->tick_state), 0);
+    av_log(NULL, AV_LOG_INFO, "service: %d live, %d recording, %d waiting for their push; "
+           "%d uploads and %d callbacks pending\n", live, recording, waiting, uploads, callbacks);
+}
+
+void ff_liverec_manager_tick(LiveRecManager *m)
+{
+    int64_t now = av_gettime_relative();
+
+    pthread_mutex_lock(&m->lock);
+    prune_streams(m);
+    check_tasks(m, av_gettime() / 1000000);
+    pthread_mutex_unlock(&m->lock);
+    reconcile(m);
+    if (m->opts.stats_period && now - m->last_stats >= m->opts.stats_period) {
+        m->last_stats = now;
+        print_stats(m);
+    }
+}
+
+int ff_liverec_manager_reload(LiveRecManager *m)
+{
+    LiveRecConfig *cfg = NULL;
+    AVBufferRef *ref;
+    int ret;
+
+    av_log(NULL, AV_LOG_INFO, "SIGHUP: loading %s again\n", m->opts.config_path);
+    if ((ret = ff_liverec_config_load(&cfg, m->opts.config_path, av_gettime() / 1000000)) < 0) {
+        av_log(NULL, AV_LOG_ERROR, "the new configuration is refused; the one in force stays\n");
+        return ret;
+    }
+    if (!(ref = av_buffer_create((uint8_t *)cfg, sizeof(*cfg), free_loaded, NULL, 0))) {
+        ff_liverec_config_free(&cfg);
+        return AVERROR(ENOMEM);
+    }
+    pthread_mutex_lock(&m->lock);
+    av_buffer_unref(&m->cfg);
+    m->cfg = ref;
+    pthread_mutex_unlock(&m->lock);
+    av_log(NULL, AV_LOG_INFO, "configuration reloaded: %d templates, %d rules, %d tasks, %d "
+           "origins; it applies from the next push (Storage and Callback at the next start)\n",
+           cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks, cfg->nb_origins);
+    return 0;
+}
+
+int ff_liverec_manager_start(LiveRecManager **pm, LiveRecConfig *cfg,
+                             const LiveRecManagerOptions *opts)
+{
+    LiveRecManager *m = av_mallocz(sizeof(*m));
+    int ret;
+
+    *pm = NULL;
+    if (!m)
+        return AVERROR(ENOMEM);
+    m->opts = *opts;
+    m->last_task_check = av_gettime() / 1000000;
+    /* the first snapshot stays the caller's: its workers use it until the end */
+    if (!(m->cfg = av_buffer_create((uint8_t *)cfg, sizeof(*cfg), free_nothing, NULL, 0))) {
+        av_free(m);
+        return AVERROR(ENOMEM);
+    }
+    if ((ret = ff_liverec_state_connect(&m->hook_state, opts->state_dir)) < 0 ||
+        (ret = ff_liverec_state_connect(&m->tick_state, opts->state_dir)) < 0) {
+        ff_liverec_state_close(&m->hook_state);
+        av_buffer_unref(&m->cfg);
+        av_free(m);
+        return ret;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    *pm = m;
+    return 0;
+}
+
+void ff_liverec_manager_stop(LiveRecManager **pm)
+{
+    LiveRecManager *m = *pm;
+    int n = 0;
+
+    if (!m)
+        return;
+    /* the stop flag is set: every session finalizes its files and ends */
+    for (int i = 0; i < m->nb_streams; i++) {
+        n += !!m->streams[i]->session;
+        if (m->streams[i]->session)
+            atomic_store(&m->streams[i]->session->cancel, 1);
+    }
+    if (n)
+        av_log(NULL, AV_LOG_INFO, "finalizing the files of %d session%s\n", n, n == 1 ? "" : "s");
+    for (int i = 0; i < m->nb_streams; i++) {
+        reap(m->streams[i], 1);
+        stream_free(&m->streams[i]);
+    }
+    av_freep(&m->streams);
+    av_freep(&m->polls);
+    ff_liverec_state_close(&m->hook_state);
+    ff_liverec_state_close(&m->tick_state);
+    av_buffer_unref(&m->cfg);
+    pthread_mutex_destroy(&m->lock);
+    av_freep(pm);
+}

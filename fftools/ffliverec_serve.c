@@ -1,0 +1,112 @@
+/*
+ * ffliverec -serve: the service's main loop, its signals and its parts
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/*
+ * SIGINT, SIGTERM and SIGHUP are blocked before any thread starts (threads inherit the mask), so
+ * only this thread takes them, with sigtimedwait(), between the manager's clock ticks; SIGPIPE is
+ * ignored. The order of the parts: the workers (one catalog queue each), the manager, then the
+ * listener, so that a hook always finds what it needs; they stop in the opposite order: no more
+ * hooks, every session finalizes its files, then the workers (what is pending stays in the
+ * catalog for the next start).
+ */
+
+#include <signal.h>
+#include <time.h>
+
+#include "libavutil/error.h"
+#include "libavutil/log.h"
+#include "libavutil/time.h"
+#include "libavformat/avformat.h"
+
+#include "ffliverec_serve.h"
+
+static volatile int stop_requested;
+
+int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
+{
+    LiveRecManagerOptions mo = {
+        .config_path  = o->config_path,
+        .spool        = o->spool,
+        .state_dir    = o->state_dir,
+        .rw_timeout   = o->rw_timeout,
+        .stats_period = o->stats_period,
+        .stop         = &stop_requested,
+    };
+    LiveRecWorker *uploader = NULL, *notifier = NULL, *retention = NULL;
+    LiveRecManager *m = NULL;
+    LiveRecHttp *http = NULL;
+    sigset_t set;
+    int ret = 0, ret2;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (cfg->callback_url)
+        ret = ff_liverec_notifier_start(&notifier, cfg, o->state_dir, &stop_requested);
+    if (ret >= 0 && cfg->storage_endpoint)
+        ret = ff_liverec_uploader_start(&uploader, cfg, o->state_dir, &stop_requested, notifier);
+    if (ret >= 0)
+        ret = ff_liverec_retention_start(&retention, cfg, o->state_dir, &stop_requested);
+    mo.uploader = uploader;
+    mo.notifier = notifier;
+    if (ret >= 0)
+        ret = ff_liverec_manager_start(&m, cfg, &mo);
+    if (ret >= 0)
+        ret = ff_liverec_http_start(&http, o->listen, m);
+    if (ret >= 0) {
+        av_log(NULL, AV_LOG_INFO, "serving %s: %d origin%s, %d templates, %d rules, %d tasks; "
+               "SIGHUP reloads, SIGINT/SIGTERM stop\n", o->config_path, cfg->nb_origins,
+               cfg->nb_origins == 1 ? "" : "s", cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks);
+        if (!cfg->nb_origins)
+            av_log(NULL, AV_LOG_WARNING, "%s has no Origin: every hook is answered, nothing is "
+                   "recorded\n", o->config_path);
+    }
+
+    while (ret >= 0) {
+        struct timespec ts = { 0, 250000000 };
+        siginfo_t si;
+        int sig;
+
+        ff_liverec_manager_tick(m);
+        sig = sigtimedwait(&set, &si, &ts);
+        if (sig == SIGHUP) {
+            ff_liverec_manager_reload(m);
+        } else if (sig == SIGINT || sig == SIGTERM) {
+            av_log(NULL, AV_LOG_INFO, "%s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            stop_requested = sig;
+            break;
+        }
+    }
+
+    ff_liverec_http_stop(&http);
+    stop_requested = stop_requested ? stop_requested : SIGTERM;
+    ff_liverec_manager_stop(&m);
+    /* a stop does not wait for the network: what is pending stays queued */
+    ret2 = ff_liverec_worker_finish(&uploader, 0);
+    ff_liverec_worker_finish(&notifier, 0);
+    ff_liverec_worker_finish(&retention, 0);
+    if (ret2 < 0 && ret >= 0)
+        av_log(NULL, AV_LOG_INFO, "uploads pending are kept in the catalog for the next start\n");
+    return ret;
+}

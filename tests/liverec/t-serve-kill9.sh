@@ -1,0 +1,205 @@
+#!/bin/sh
+# kill -9 of ffliverec -serve while it records 3 live pushes (a, b, c) through nginx-rtmp, then a
+# restart within 2 s on the same state and spool: nginx-rtmp does not send on_publish again for
+# pushes already going on, so the new process must find them on the origin's status page
+# (rtmp_stat, StatusUrl) at its start and record all 3 again within 5 s of the restart. Each
+# stream then has one HLS recording spliced across the restart (one discontinuity, ENDLIST after
+# SIGTERM, about the whole push minus the gap), the working MP4 the kill left is finalized into a
+# playable MP4 holding what was pushed before the kill (no .recording left), and the catalog lists
+# both MP4s and the HLS recording of every stream. This is the service's promise that a crash
+# (or an OOM kill, or a deploy gone wrong) loses neither a stream nor what was already recorded.
+. "$(dirname "$0")/lib.sh"
+lr_init serve-kill9
+PUSH=30
+LR_SERVE_PORT=$(lr_free_port)
+LR_NGINX_HOOK=http://127.0.0.1:$LR_SERVE_PORT/hook/nginx-rtmp
+LR_NGINX_STAT=1
+lr_nginx_start
+cat > "$LR_DIR/serve.xml" <<X
+<?xml version="1.0"?>
+<LiveRecordConfig>
+  <Origin Type="nginx-rtmp" PullUrl="rtmp://127.0.0.1:$LR_RTMP_PORT/live/{StreamName}" StatusUrl="$LR_NGINX_STAT_URL" Domain="example.com"/>
+  <Template TemplateId="1" TemplateName="hls-mp4">
+    <HlsParam/><Mp4Param/>
+    <HlsSpecialParam FlowContinueDuration="30"/>
+  </Template>
+  <Rule DomainName="example.com" TemplateId="1"/>
+</LiveRecordConfig>
+X
+spool=$LR_DIR/spool/example.com/live
+now_ms() { date +%s%3N; }
+
+# the newest working MP4 of stream $1 that starts at or after $2 (ms): prints its start (ms)
+working_since() {
+    for f in "$spool/$1"/mp4/*_"$1".mp4.recording; do
+        [ -e "$f" ] || continue
+        s=$(basename "$f")
+        s=${s%%_*}
+        [ "$s" -ge "$2" ] && echo "$s"
+    done | sort -n | tail -n 1
+}
+# wait up to $3 s for stream $1's working MP4 starting at or after $2 (ms), or fail; sets
+# ww_seen (when it was seen, ms) and ww_start (its start, ms)
+wait_working() {
+    _i=0
+    until ww_start=$(working_since "$1" "$2") && [ -n "$ww_start" ]; do
+        [ $_i -lt $(($3 * 20)) ] || lr_fail "$1: no working MP4 within $3 s (since $2): $(ls "$spool/$1/mp4" 2>/dev/null)"
+        sleep 0.05
+        _i=$((_i + 1))
+    done
+    ww_seen=$(now_ms)
+}
+
+lr_serve_start "$LR_DIR/serve.xml" serve-1.log
+serve1=$LR_SERVE_PID
+t_push=$(now_ms)
+pushers=""
+for s in a b c; do
+    lr_push_bg $s $PUSH
+    pushers="$pushers $LR_LAST_PID"
+done
+for s in a b c; do
+    wait_working $s "$t_push" 8
+    eval "rec1_$s=$ww_start"
+    lr_log "$s: recording since $((ww_start - t_push)) ms after the push started"
+done
+lr_wait_log serve-1.log "example.com/live/c: recording starts (hook)" 1
+for s in a b; do
+    grep -q "example.com/live/$s: recording starts (hook)" "$LR_DIR/serve-1.log" ||
+        lr_fail "$s was not started by its hook"
+done
+
+# kill -9 two seconds into the second HLS segment of every stream (10 s segments): what the
+# playlists list then must all be in the final recordings
+i=0
+for s in a b c; do
+    until [ "$(grep -c '^[^#]' "$spool/$s/hls/$s.m3u8" 2>/dev/null)" -ge 1 ]; do
+        i=$((i + 1))
+        [ $i -lt 400 ] || lr_fail "$s: no HLS segment listed 20 s after the recording started"
+        sleep 0.05
+    done
+done
+sleep 2
+kill -KILL $serve1
+t_kill=$(now_ms)
+wait $serve1 2>/dev/null
+for s in a b c; do
+    [ -n "$(working_since $s "${t_push}")" ] || lr_fail "$s: no working MP4 left by the kill"
+    eval "left_$s=\$(ls \"\$spool/$s/mp4/\"*.mp4.recording)"
+    # the segments listed at the kill (name and content), and the open one, which is lost
+    (cd "$spool/$s/hls" && for seg in $(grep '^[^#]' $s.m3u8); do md5sum "$seg"; done) > "$LR_DIR/listed-$s.md5"
+    [ -s "$LR_DIR/listed-$s.md5" ] || lr_fail "$s: no segment listed at the kill"
+    open=""
+    for f in "$spool/$s/hls/"*.ts; do
+        grep -q " $(basename "$f")\$" "$LR_DIR/listed-$s.md5" || open=$f
+    done
+    listed=$(awk -F'[:,]' '/^#EXTINF:/ { t += $2 } END { printf "%.2f", t }' "$spool/$s/hls/$s.m3u8")
+    partial=0
+    [ -z "$open" ] || partial=$(lr_duration "$open")
+    eval "listed_$s=$listed partial_$s=${partial:-0}"
+done
+lr_log "killed -9 $(((t_kill - t_push) / 1000)) s into the pushes"
+sleep 1
+t_restart=$(now_ms)
+lr_serve_start "$LR_DIR/serve.xml" serve-2.log
+serve2=$LR_SERVE_PID
+for s in a b c; do
+    wait_working $s "$((t_kill + 1))" 6
+    seen=$((ww_seen - t_restart))
+    [ $seen -le 5000 ] || lr_fail "$s: recorded again $seen ms after the restart"
+    eval "rec2_$s=$ww_start seen_$s=$seen"
+    lr_log "$s: recorded again $seen ms after the restart (its new MP4 starts $((ww_start - t_restart)) ms after it)"
+done
+for s in a b c; do
+    grep -q "example.com/live/$s: recording starts (the origin's status page lists it)" "$LR_DIR/serve-2.log" ||
+        lr_fail "$s: not started from the status page after the restart"
+done
+
+# the pushes end; the MP4s close at once, HLS waits for a push that does not come: SIGTERM
+for p in $pushers; do
+    lr_wait_pid $p $((PUSH + 15)) || lr_fail "a push failed (see push-*.log)"
+done
+t_end=$(now_ms)
+for s in a b c; do
+    lr_wait_log serve-2.log "finished: $spool/$s/mp4/" 10
+done
+kill -TERM $serve2
+lr_wait_pid $serve2 20 || lr_fail "the service did not stop within 20 s of SIGTERM"
+grep -q "SIGTERM: stopping" "$LR_DIR/serve-2.log" || lr_fail "no SIGTERM line"
+
+"$LR_BUILD/ffliverec" -hide_banner -list -state "$LR_DIR/state" > "$LR_DIR/list.txt" 2>&1 ||
+    lr_fail "ffliverec -list failed: $(cat "$LR_DIR/list.txt")"
+for s in a b c; do
+    d=$spool/$s
+    eval "r1=\$rec1_$s r2=\$rec2_$s left=\$left_$s"
+    # MP4: the one the kill left (finalized by the restart) and the one after it
+    rem=$(find "$d/mp4" -name '*.recording*')
+    [ -z "$rem" ] || lr_fail "$s: working files left: $rem"
+    mp4s=$(ls "$d/mp4"/*.mp4 2>/dev/null)
+    [ "$(echo "$mp4s" | grep -c .)" = 2 ] || lr_fail "$s: MP4 files: $(ls "$d/mp4")"
+    m1=$(echo "$mp4s" | head -n 1) m2=$(echo "$mp4s" | tail -n 1)
+    for m in "$m1" "$m2"; do
+        [ "$(lr_streams "$m" | tr ' ' '\n' | sort | tr '\n' ' ')" = "audio:aac video:h264 " ] ||
+            lr_fail "$s: $m: $(lr_streams "$m")"
+    done
+    d1=$(lr_duration "$m1") d2=$(lr_duration "$m2")
+    # the leftover decodes to its end: every frame but the last packet, which the kill may have
+    # cut short (the finalizing remux keeps it; see the report of this test)
+    "$LR_FFMPEG" -v error -nostdin -i "$m1" -map 0:v -f framemd5 "$LR_DIR/frames-$s.txt" \
+        > "$LR_DIR/decode-$s.log" 2>&1 || lr_fail "$s: the finalized leftover $m1 does not decode"
+    errs=$(grep -c 'Decoding error' "$LR_DIR/decode-$s.log")
+    [ "$errs" -le 1 ] || lr_fail "$s: $errs decoding errors in $m1: $(head -n 5 "$LR_DIR/decode-$s.log")"
+    frames=$(grep -c '^0,' "$LR_DIR/frames-$s.txt")
+    awk -v n="$frames" -v d="$d1" 'BEGIN { exit !(n >= d * 25 - 2) }' ||
+        lr_fail "$s: $m1 decodes $frames frames for $d1 s"
+    [ "$errs" = 0 ] || lr_log "$s: the leftover's last video packet does not decode (cut short by the kill, kept by the finalizing remux)"
+    before=$(((t_kill - r1) / 1000)).$(((t_kill - r1) % 1000 / 100))
+    after=$(((t_end - r2) / 1000)).$(((t_end - r2) % 1000 / 100))
+    # fragments every keyframe (2 s GOP) and at least every second: a kill loses at most one
+    awk -v d="$d1" -v e="$before" 'BEGIN { exit !(d >= e - 2.5 && d <= e + 0.5) }' ||
+        lr_fail "$s: the MP4 the kill left lasts $d1 s, $before s were recorded before the kill"
+    awk -v d="$d2" -v e="$after" 'BEGIN { exit !(d >= e - 4 && d <= e + 0.5) }' ||
+        lr_fail "$s: the MP4 after the restart lasts $d2 s for $after s"
+    grep -q "Finalizing '$left' left by an earlier recorder" "$LR_DIR/serve-2.log" ||
+        lr_fail "$s: no 'Finalizing ... left by an earlier recorder' for $left"
+    # HLS: one recording, finalized, one discontinuity (the restart); every segment listed at
+    # the kill kept as it was, then what was recorded after the restart
+    [ ! -e "$d/hls/$s.m3u8" ] || lr_fail "$s: the working playlist is still there"
+    pls=$(ls "$d/hls"/*.m3u8)
+    [ "$(echo "$pls" | grep -c .)" = 1 ] || lr_fail "$s: playlists: $(ls "$d/hls")"
+    grep -q '^#EXT-X-ENDLIST' "$pls" || lr_fail "$s: $pls has no ENDLIST"
+    disc=$(grep -c '^#EXT-X-DISCONTINUITY$' "$pls")
+    [ "$disc" = 1 ] || lr_fail "$s: $disc discontinuities for one restart"
+    for seg in $(grep -v '^#' "$pls"); do
+        [ -s "$d/hls/$seg" ] || lr_fail "$s: $pls lists $seg, which is missing"
+    done
+    awk '/^#EXT-X-DISCONTINUITY$/ { exit } /^[^#]/ { print }' "$pls" > "$LR_DIR/kept-$s.txt"
+    [ "$(awk '{ print $2 }' "$LR_DIR/listed-$s.md5")" = "$(cat "$LR_DIR/kept-$s.txt")" ] ||
+        lr_fail "$s: segments before the restart: $(cat "$LR_DIR/kept-$s.txt" | tr '\n' ' '), listed at the kill: $(awk '{ print $2 }' "$LR_DIR/listed-$s.md5" | tr '\n' ' ')"
+    (cd "$d/hls" && md5sum -c --quiet "$LR_DIR/listed-$s.md5") > /dev/null 2>&1 ||
+        lr_fail "$s: a segment listed at the kill changed afterwards"
+    set -- $(awk -F'[:,]' '/^#EXT-X-DISCONTINUITY$/ { part = 1 } /^#EXTINF:/ { t[part] += $2 }
+        END { printf "%.2f %.2f", t[0], t[1] }' "$pls")
+    h1=$1 h2=$2
+    hd=$(lr_duration "$pls")
+    eval "listed=\$listed_$s partial=\$partial_$s"
+    [ "$h1" = "$listed" ] || lr_fail "$s: HLS has $h1 s before the restart, $listed s were listed at the kill"
+    awk -v d="$h2" -v e="$after" 'BEGIN { exit !(d >= e - 4 && d <= e + 0.5) }' ||
+        lr_fail "$s: HLS has $h2 s after the restart for $after s"
+    # what the kill cost HLS: the segment it interrupted (the MP4 has it)
+    lost=$(awk -v b="$before" -v l="$listed" 'BEGIN { printf "%.1f", b - l }')
+    awk -v x="$lost" 'BEGIN { exit !(x <= 10 + 2.5) }' ||
+        lr_fail "$s: HLS lost $lost s recorded before the kill, more than the segment it interrupted"
+    total=$(awk -v a="$listed" -v b="$after" 'BEGIN { print a + b }')
+    awk -v d="$hd" -v e="$total" 'BEGIN { exit !(d >= e - 4 && d <= e + 1) }' ||
+        lr_fail "$s: the HLS recording lasts $hd s for $total s recorded"
+    # the catalog: both MP4s and the HLS recording
+    for f in "$m1" "$m2" "$pls"; do
+        grep -q " $f\$" "$LR_DIR/list.txt" || lr_fail "$s: $f is not in the catalog: $(cat "$LR_DIR/list.txt")"
+    done
+    [ "$(grep -c "example.com/live/$s " "$LR_DIR/list.txt")" = 3 ] ||
+        lr_fail "$s: catalog: $(grep "example.com/live/$s " "$LR_DIR/list.txt")"
+    eval "seen=\$seen_$s"
+    lr_log "$s: again after $seen ms; MP4 $d1 s (left by the kill, $before s recorded before it) + $d2 s ($after s after); HLS $hd s ($h1 + $h2, 1 discontinuity): the segment open at the kill is lost ($lost s; its file had $partial s)"
+done
+lr_pass
