@@ -103,6 +103,8 @@ static void log_callback(void *avcl, int level, const char *fmt, va_list vl)
     }
     av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
     len = strlen(line);
+    if (len == sizeof(line) - 1 && line[len - 1] != '\n')
+        line[len - 1] = '\n';      /* cut short: the next message starts a line */
     log_default(level, "%s%s%s%s", log_line_start ? "[" : "",
                             log_line_start ? log_prefix : "", log_line_start ? "] " : "", line);
     log_line_start = len && line[len - 1] == '\n';

@@ -567,8 +567,12 @@ int ff_liverec_check_stream_name(const char *name, const char *what, AVBPrint *w
     if (!len || len > 128 || len != strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                  "abcdefghijklmnopqrstuvwxyz0123456789_-.~") ||
         !strcmp(name, ".") || !strcmp(name, "..")) {
-        av_bprintf(why, "%s '%s' is not a valid name: 1 to 128 of A-Z a-z 0-9 _ - . ~, "
-                   "and not '.' or '..'", what, name);
+        /* the name comes from outside: shown short, printable ASCII only (no log injection) */
+        av_bprintf(why, "%s is not a valid name (1 to 128 of A-Z a-z 0-9 _ - . ~, and not '.' "
+                   "or '..'): '", what);
+        for (size_t i = 0; i < FFMIN(len, 64); i++)
+            av_bprint_chars(why, name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?', 1);
+        av_bprintf(why, "'%s", len > 64 ? "..." : "");
         return AVERROR(EINVAL);
     }
     return 0;

@@ -33,6 +33,7 @@
 
 #include "libavutil/avstring.h"
 #include "libavutil/error.h"
+#include "libavutil/log.h"
 #include "libavutil/mem.h"
 #include "libavutil/md5.h"
 
@@ -57,6 +58,22 @@ int ff_liverec_callback_sign(const char *key, int64_t t, char sign[33])
     return 0;
 }
 
+/*
+ * A string from outside (names, the publisher's arguments, reasons that quote them) as printable
+ * ASCII of at most 512 bytes: jansson refuses what is not UTF-8, and the receiver gets no control
+ * characters. Into buf[513].
+ */
+static const char *clean(const char *s, char *buf)
+{
+    size_t i;
+    if (!s)
+        return "";
+    for (i = 0; s[i] && i < 512; i++)
+        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    buf[i] = 0;
+    return buf;
+}
+
 /* json_dumps() output moved into av_malloc()ed memory */
 static char *dump(json_t *o)
 {
@@ -71,16 +88,21 @@ static int queue(LiveRecState *st, int type, json_t *o, int64_t now_usec)
     char *body = dump(o);
     int ret;
 
-    if (!body)
+    if (!body) {
+        av_log(NULL, AV_LOG_ERROR, "event %d could not be made\n", type);
         return AVERROR(ENOMEM);
+    }
     ret = ff_liverec_state_add_event(st, type, body, now_usec);
     av_free(body);
+    if (ret < 0)
+        av_log(NULL, AV_LOG_ERROR, "event %d could not be queued: %s\n", type, av_err2str(ret));
     return ret;
 }
 
 int ff_liverec_event_push(LiveRecState *st, const LiveRecConfig *cfg, const LiveRecPush *p,
                           int event_type, int64_t now_usec)
 {
+    char b[5][513];
     json_t *o;
 
     if (!cfg->callback_url ||
@@ -89,14 +111,14 @@ int ff_liverec_event_push(LiveRecState *st, const LiveRecConfig *cfg, const Live
     /* the cloud's stream push (1) and interruption (0) callbacks */
     o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:i, s:s}",
                   "event_type", event_type,
-                  "app", p->domain,
-                  "appname", p->app,
-                  "stream_id", p->stream,
-                  "channel_id", p->stream,
+                  "app", clean(p->domain, b[0]),
+                  "appname", clean(p->app, b[1]),
+                  "stream_id", clean(p->stream, b[2]),
+                  "channel_id", b[2],
                   "event_time", (json_int_t)(now_usec / 1000000),
                   "sequence", (json_int_t)p->sequence,
-                  "user_ip", p->user_ip ? p->user_ip : "",
-                  "stream_param", p->param ? p->param : "",
+                  "user_ip", clean(p->user_ip, b[3]),
+                  "stream_param", clean(p->param, b[4]),
                   "errcode", 0,
                   "errmsg", event_type ? "" : "push ended");
     if (o && !event_type && p->start_usec > 0)
@@ -109,21 +131,22 @@ int ff_liverec_event_status(LiveRecState *st, const LiveRecConfig *cfg, const ch
                             const char *app, const char *stream, const char *record_event,
                             const char *detail, int64_t now_usec)
 {
+    char b[4][513];
     json_t *o, *d;
     char *detail_str;
 
     if (!st || !cfg->callback_url || !(cfg->callback_events & LIVEREC_EVENT_RECORD_STATUS))
         return 0;
     /* record_detail is a JSON document in a string, as the cloud sends it */
-    d = json_pack("{s:s}", "message", detail ? detail : "");
+    d = json_pack("{s:s}", "message", clean(detail, b[3]));
     if (!(detail_str = dump(d)))
         return AVERROR(ENOMEM);
     o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:s}",
                   "event_type", 332,
-                  "app", domain,
-                  "appname", app,
-                  "stream_id", stream,
-                  "channel_id", stream,
+                  "app", clean(domain, b[0]),
+                  "appname", clean(app, b[1]),
+                  "stream_id", clean(stream, b[2]),
+                  "channel_id", b[2],
                   "event_time", (json_int_t)(now_usec / 1000000),
                   "record_event", record_event,
                   "record_detail", detail_str);

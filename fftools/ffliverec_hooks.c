@@ -78,7 +78,7 @@ static int deliver(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpRespon
     ret = ff_liverec_manager_hook(m, h, &why);
     ff_liverec_hook_free(h);
     if (ret == AVERROR(EINVAL)) {
-        ret = bad_request(req, resp, why.str);
+        ret = bad_request(req, resp, "the push cannot be read");
     } else if (ret >= 0) {
         ret = ff_liverec_http_reply(resp, MHD_HTTP_OK, "application/json", "{\"code\":0}");
     }
@@ -109,7 +109,9 @@ static int set_field(char **dst, const char *data, size_t size)
     char *v = av_malloc(size + 1);
     if (!v)
         return AVERROR(ENOMEM);
-    memcpy(v, data, size);
+    /* a NUL byte (%00) would cut the value short: it becomes '?', which no name may hold */
+    for (size_t i = 0; i < size; i++)
+        v[i] = data[i] ? data[i] : '?';
     v[size] = 0;
     av_free(*dst);
     *dst = v;
@@ -140,22 +142,29 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
     else if (!strcmp(key, "clientid"))
         dst = &f->h->client_id;
     if (dst) {
-        if (off && *dst) {
-            char *v = av_asprintf("%s%.*s", *dst, (int)size, data);
-            if (!v)
-                return MHD_NO;
+        char *piece = NULL, *v;
+        if (set_field(&piece, data, size) < 0)
+            return MHD_NO;
+        if (!off || !*dst) {
             av_free(*dst);
-            *dst = v;
+            *dst = piece;
             return MHD_YES;
         }
-        return set_field(dst, data, size) < 0 ? MHD_NO : MHD_YES;
+        v = av_asprintf("%s%s", *dst, piece);
+        av_free(piece);
+        if (!v)
+            return MHD_NO;
+        av_free(*dst);
+        *dst = v;
+        return MHD_YES;
     }
     for (int i = 0; nginx_fields[i]; i++)
         if (!strcmp(key, nginx_fields[i]))
             return MHD_YES;
     if (!off)
         av_bprintf(&f->args, "%s%s=", f->args.len ? "&" : "", key);
-    av_bprint_append_data(&f->args, data, size);
+    for (size_t i = 0; i < size; i++)
+        av_bprint_chars(&f->args, data[i] ? data[i] : '?', 1);
     return MHD_YES;
 }
 

@@ -229,9 +229,9 @@ int ff_liverec_http_start(LiveRecHttp **ph, const char *listen, LiveRecManager *
     h->daemon  = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
                                   MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
                                   0, NULL, NULL, answer, h,
+                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                                   MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                   MHD_OPTION_NOTIFY_COMPLETED, request_done, h,
-                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                                   MHD_OPTION_END);

@@ -71,6 +71,7 @@ typedef struct Stream {
     int64_t sequence;                   ///< pairs the push event (1) with its interruption (0)
     int64_t publish_usec;               ///< wall clock of the push's start
     int64_t hooked;                     ///< av_gettime_relative() of its last hook, 0: none
+    int     refused;                    ///< not recorded for want of a session slot
     Session *session;
 } Stream;
 
@@ -184,8 +185,9 @@ static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, co
         av_log(NULL, AV_LOG_ERROR, "%s/%s/%s is not recorded: %d sessions are running, the "
                "most Service MaxSessions allows\n", st->domain, st->app, st->stream,
                cfg->max_sessions);
-        ff_liverec_event_status(state, cfg, st->domain, st->app, st->stream,
-                                "record_start_failed", "too many live sessions", now);
+        if (!st->refused++)
+            ff_liverec_event_status(state, cfg, st->domain, st->app, st->stream,
+                                    "record_start_failed", "too many live sessions", now);
         ff_liverec_worker_kick(m->opts.notifier);
         return;
     }
@@ -224,6 +226,7 @@ static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, co
     av_log(NULL, AV_LOG_INFO, "%s/%s/%s: recording starts (%s) from %s\n",
            st->domain, st->app, st->stream, why, st->input);
     st->session = s;
+    st->refused = 0;
 }
 
 /* ---- live streams ---- */
@@ -255,7 +258,22 @@ static void stream_free(Stream **pst)
 static Stream *add_stream(LiveRecManager *m, const char *domain, const char *app,
                           const char *stream)
 {
-    Stream **streams, *st = av_mallocz(sizeof(*st));
+    Stream **streams, *st;
+    int cap = FFMAX(4 * cfg_of(m->cfg)->max_sessions, 1000), oldest = -1;
+
+    /* pushes nobody records whose end hook never came (and no status page says so) are not
+     * kept for ever: past the cap, the one heard of longest ago is forgotten */
+    if (m->nb_streams >= cap) {
+        for (int i = 0; i < m->nb_streams; i++)
+            if (!m->streams[i]->session &&
+                (oldest < 0 || m->streams[i]->hooked < m->streams[oldest]->hooked))
+                oldest = i;
+        if (oldest < 0)
+            return NULL;
+        stream_free(&m->streams[oldest]);
+        m->streams[oldest] = m->streams[--m->nb_streams];
+    }
+    st = av_mallocz(sizeof(*st));
 
     if (!st || !(st->domain = av_strdup(domain)) || !(st->app = av_strdup(app)) ||
         !(st->stream = av_strdup(stream)) ||
@@ -682,6 +700,13 @@ void ff_liverec_manager_tick(LiveRecManager *m)
     pthread_mutex_lock(&m->lock);
     prune_streams(m);
     check_tasks(m, av_gettime() / 1000000);
+    /* a push refused for want of a slot is recorded when one frees */
+    for (int i = 0; i < m->nb_streams; i++) {
+        Stream *st = m->streams[i];
+        if (st->live && st->refused && !st->session &&
+            running_sessions(m) < cfg_of(m->cfg)->max_sessions)
+            start_session(m, m->tick_state, st, "a session slot is free");
+    }
     pthread_mutex_unlock(&m->lock);
     reconcile(m);
     if (m->opts.stats_period && now - m->last_stats >= m->opts.stats_period) {
