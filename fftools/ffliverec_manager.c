@@ -72,6 +72,7 @@ typedef struct Stream {
     int64_t publish_usec;               ///< wall clock of the push's start
     int64_t hooked;                     ///< av_gettime_relative() of its last hook, 0: none
     int     refused;                    ///< not recorded for want of a session slot
+    int     announced;                  ///< its push event (1) was queued: its end gets a 0
     Session *session;
 } Stream;
 
@@ -392,13 +393,18 @@ static int check_names(const char *domain, const char *app, const char *stream, 
            ff_liverec_check_stream_name(stream, "stream", why) < 0 ? AVERROR(EINVAL) : 0;
 }
 
-static void push_event(LiveRecManager *m, LiveRecState *state, const Stream *st, int type)
+static void push_event(LiveRecManager *m, LiveRecState *state, Stream *st, int type)
 {
     LiveRecPush p = {
         .domain = st->domain, .app = st->app, .stream = st->stream,
         .param = st->param, .user_ip = st->user_ip,
         .sequence = st->sequence, .start_usec = st->publish_usec,
     };
+    /* a push found on a status page (after a restart) was announced before, with a sequence
+     * this process does not know: its end is not announced either */
+    if (!type && !st->announced)
+        return;
+    st->announced = type;
     if (ff_liverec_event_push(state, cfg_of(m->cfg), &p, type, av_gettime()) >= 0)
         ff_liverec_worker_kick(m->opts.notifier);
 }
@@ -625,6 +631,7 @@ static void reconcile(LiveRecManager *m)
                     continue;
                 st->origin       = i;
                 st->live         = 1;
+                st->announced    = 0;
                 st->publish_usec = av_gettime();
                 st->sequence     = st->publish_usec;
                 reap(st, 0);

@@ -716,7 +716,8 @@ static void collect_finished(LiveRecSession *s)
                 ff_liverec_hls_files(path, NULL, add_size, &f.size);
             probe_times(path, &st, &f);
             f.object_key = object_key(s, out, e->d_name);
-            if (ff_liverec_state_add(s->opts.state, &f, !!s->cfg->callback_url) > 0) {
+            if (ff_liverec_state_add(s->opts.state, &f, s->cfg->callback_url &&
+                                     (s->cfg->callback_events & LIVEREC_EVENT_RECORD_FILE)) > 0) {
                 av_log(NULL, AV_LOG_INFO, "finished: %s (%"PRId64" bytes)%s\n", path, f.size,
                        f.object_key ? ", queued for upload" : "");
                 added++;
@@ -800,7 +801,8 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
     }
     if (ret < 0) {
         av_log(NULL, AV_LOG_ERROR, "cannot open %s: %s\n", s.input_url, av_err2str(ret));
-        status_event(&s, "record_start_failed", "cannot open the stream: %s", av_err2str(ret));
+        if (!stopping(&s))
+            status_event(&s, "record_start_failed", "cannot open the stream: %s", av_err2str(ret));
         goto end;
     }
     for (;;) {

@@ -163,7 +163,8 @@ static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     if ((ret = ff_liverec_state_next_upload(st, now, &f)) <= 0)
         return ret;
     ret = upload_one(u, &f, &video_url);
-    if (ret >= 0 && (ret = ff_liverec_state_uploaded(st, f.id, video_url, av_gettime(), !!u->notifier)) >= 0) {
+    if (ret >= 0 && (ret = ff_liverec_state_uploaded(st, f.id, video_url, av_gettime(),
+                                                            u->notifier && (u->cfg->callback_events & LIVEREC_EVENT_RECORD_FILE))) >= 0) {
         av_log(NULL, AV_LOG_INFO, "uploaded %s (%"PRId64" bytes, %.1f s) to %s\n",
                f.local_path, f.size, (av_gettime_relative() - t0) / 1e6, video_url);
         ff_liverec_worker_kick(u->notifier);
