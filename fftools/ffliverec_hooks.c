@@ -337,10 +337,10 @@ int ff_liverec_hook_node_media_server(LiveRecManager *m, LiveRecHttpRequest *req
     h.app       = json_str(o, "app", &bad);
     h.stream    = json_str(o, "name", &bad);
     h.client_id = json_str(o, "id", &bad);
-    /* ip is ADDRESS:PORT */
+    /* ip is ADDRESS:PORT, without brackets also for IPv6 (::ffff:1.2.3.4:5000) */
     if ((ip = json_string_value(json_object_get(o, "ip")))) {
         const char *colon = strrchr(ip, ':');
-        if (!(h.user_ip = colon && !strchr(ip, '[') && strchr(ip, ':') == colon ?
+        if (!(h.user_ip = colon && colon[1] && !colon[1 + strspn(colon + 1, "0123456789")] ?
                           av_strndup(ip, colon - ip) : av_strdup(ip)))
             bad = 1;
     }

@@ -57,7 +57,8 @@ typedef struct Output {
     AVFormatContext *oc;
     int *map;                       ///< input stream -> output stream, -1: not written
     int64_t packets;
-    int failed;                     ///< a muxer error stopped this output for the session
+    int failed;                     ///< the push in which a muxer error stopped it (retried later)
+    int done;                       ///< its task's window closed: finished for the session
 } Output;
 
 struct LiveRecSession {
@@ -73,6 +74,7 @@ struct LiveRecSession {
     int64_t last_status;
     int started;                    ///< outputs opened (record_start_succeeded was sent)
     int64_t *last_dts;              ///< per input stream, AV_TIME_BASE, AV_NOPTS_VALUE if none
+    int64_t *last_raw_dts;          ///< the same in the stream's time base
     AVCodecParameters **last_par;   ///< stream parameters of the last push (to finalize HLS)
     int nb_last_par;
 };
@@ -183,11 +185,11 @@ static int task_window_open(const Output *out, int64_t now)
     return !t || ((t->start_time == INT64_MIN || t->start_time <= now) && now < t->end_time);
 }
 
-/* Nothing left to record: every output failed or finished its task's window. */
+/* Nothing left to record in this push: every output failed in it or finished its task's window. */
 static int all_done(const LiveRecSession *s)
 {
     for (int i = 0; i < s->nb_outs; i++)
-        if (!s->outs[i].failed)
+        if (!s->outs[i].done && s->outs[i].failed != s->pushes)
             return 0;
     return 1;
 }
@@ -368,6 +370,18 @@ static int open_input(LiveRecSession *s)
         avformat_close_input(&s->ic);
         return ret;
     }
+    /* an origin may replay what it kept of a publisher that has left (Node-Media-Server, for
+     * 30 s) without its parameters: that is no push */
+    for (unsigned i = 0; i < s->ic->nb_streams; i++) {
+        const AVCodecParameters *par = s->ic->streams[i]->codecpar;
+        if ((par->codec_type == AVMEDIA_TYPE_VIDEO && par->width <= 0) ||
+            (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate <= 0)) {
+            av_log(NULL, AV_LOG_VERBOSE, "%s: stream %u has no parameters: not a push\n",
+                   s->input_url, i);
+            avformat_close_input(&s->ic);
+            return AVERROR(EAGAIN);
+        }
+    }
     return 0;
 }
 
@@ -386,11 +400,11 @@ static void update_outputs(LiveRecSession *s, int64_t now)
     for (int i = 0; i < s->nb_outs; i++) {
         Output *out = &s->outs[i];
         int open = task_window_open(out, now);
-        if (out->failed)
+        if (out->done || out->failed == s->pushes)
             continue;
         if (open && !out->oc) {
             if (open_output(s, out, par, tb, s->ic->nb_streams, 0) < 0) {
-                out->failed = 1;
+                out->failed = s->pushes;    /* tried again at the next push */
                 status_event(s, "record_start_failed", "%s: cannot start recording %s",
                              out->url, ff_liverec_format_names[out->format]);
             } else {
@@ -408,7 +422,7 @@ static void update_outputs(LiveRecSession *s, int64_t now)
             if (out->format == LIVEREC_HLS && s->nb_last_par &&
                 open_output(s, out, par, tb, s->ic->nb_streams, 1) >= 0)
                 close_output(out);
-            out->failed = 1; /* done for this session */
+            out->done = 1;
             collect_finished(s);
         }
     }
@@ -461,12 +475,14 @@ static int record_push(LiveRecSession *s)
     }
     save_stream_parameters(s);
     av_freep(&s->last_dts);
-    if (!(s->last_dts = av_malloc_array(s->ic->nb_streams, sizeof(*s->last_dts)))) {
+    av_freep(&s->last_raw_dts);
+    if (!(s->last_dts = av_malloc_array(s->ic->nb_streams, sizeof(*s->last_dts))) ||
+        !(s->last_raw_dts = av_malloc_array(s->ic->nb_streams, sizeof(*s->last_raw_dts)))) {
         av_packet_free(&pkt);
         return AVERROR(ENOMEM);
     }
     for (unsigned i = 0; i < s->ic->nb_streams; i++)
-        s->last_dts[i] = AV_NOPTS_VALUE;
+        s->last_dts[i] = s->last_raw_dts[i] = AV_NOPTS_VALUE;
     update_outputs(s, av_gettime() / 1000000);
     while (!stopping(s)) {
         int64_t now = av_gettime() / 1000000;
@@ -478,11 +494,15 @@ static int record_push(LiveRecSession *s)
             int64_t dts = av_rescale_q(pkt->dts, s->ic->streams[pkt->stream_index]->time_base,
                                        AV_TIME_BASE_Q);
             int64_t last = s->last_dts[pkt->stream_index];
+            int headers = !!av_packet_get_side_data(pkt, AV_PKT_DATA_NEW_EXTRADATA, NULL);
             /* an origin can hand a new publish to the same play connection: timestamps start
-             * over. That is a new push: the files of the last one are closed, new ones opened. */
-            if (last != AV_NOPTS_VALUE && dts < last - AV_TIME_BASE) {
-                av_log(NULL, AV_LOG_INFO, "timestamps start over (%.3f s after %.3f s): a new "
-                       "push on the same connection\n", dts / 1e6, last / 1e6);
+             * over (nginx-rtmp), or go on from where they were with the publisher's headers
+             * sent again (Node-Media-Server resuming a publish). That is a new push: the files
+             * of the last one are closed, new ones opened. */
+            if (last != AV_NOPTS_VALUE && (dts < last - AV_TIME_BASE || (headers && dts <= last))) {
+                av_log(NULL, AV_LOG_INFO, "%s (%.3f s after %.3f s): a new push on the same "
+                       "connection\n", dts < last - AV_TIME_BASE ? "timestamps start over" :
+                       "new stream headers", dts / 1e6, last / 1e6);
                 for (int i = 0; i < s->nb_outs; i++)
                     close_output(&s->outs[i]);
                 collect_finished(s);
@@ -491,7 +511,7 @@ static int record_push(LiveRecSession *s)
                 status_event(s, "record_resumed", "push %d started on the same connection",
                              s->pushes + 1);
                 for (unsigned i = 0; i < s->ic->nb_streams; i++)
-                    s->last_dts[i] = AV_NOPTS_VALUE;
+                    s->last_dts[i] = s->last_raw_dts[i] = AV_NOPTS_VALUE;
                 s->pushes++;
                 s->bytes = 0;
                 s->push_start = av_gettime_relative();
@@ -500,7 +520,19 @@ static int record_push(LiveRecSession *s)
                     atomic_store(&s->opts.stats->push_start, s->push_start);
                 }
             }
-            s->last_dts[pkt->stream_index] = dts;
+            /* timestamps that do not grow would stop a muxer: they are made to, as ffmpeg does */
+            if (last != AV_NOPTS_VALUE && s->last_dts[pkt->stream_index] != AV_NOPTS_VALUE &&
+                s->last_raw_dts[pkt->stream_index] != AV_NOPTS_VALUE &&
+                pkt->dts <= s->last_raw_dts[pkt->stream_index]) {
+                int64_t fixed = s->last_raw_dts[pkt->stream_index] + 1;
+                if (pkt->pts != AV_NOPTS_VALUE)
+                    pkt->pts = FFMAX(pkt->pts, fixed);
+                pkt->dts = fixed;
+                dts = av_rescale_q(pkt->dts, s->ic->streams[pkt->stream_index]->time_base,
+                                   AV_TIME_BASE_Q);
+            }
+            s->last_dts[pkt->stream_index]     = dts;
+            s->last_raw_dts[pkt->stream_index] = pkt->dts;
         }
         update_outputs(s, now);
         if (all_done(s)) {
@@ -527,7 +559,7 @@ static int record_push(LiveRecSession *s)
                        out->url, av_err2str(ret));
                 status_event(s, "record_error", "%s: writing failed: %s", out->url, av_err2str(ret));
                 close_output(out);
-                out->failed = 1;
+                out->failed = s->pushes;    /* tried again at the next push */
                 ret = 0;
             }
             av_packet_free(&copy);
@@ -548,7 +580,7 @@ static int flow_continue_window(const LiveRecSession *s)
 {
     int w = 0;
     for (int i = 0; i < s->nb_outs; i++)
-        if (!s->outs[i].failed)
+        if (!s->outs[i].done)
             w = FFMAX(w, s->outs[i].tmpl->flow_continue_duration);
     return w;
 }
@@ -744,7 +776,7 @@ static void finalize_hls(LiveRecSession *s)
         tb[i] = (AVRational){ 1, 1000 };
     for (int i = 0; i < s->nb_outs; i++) {
         Output *out = &s->outs[i];
-        if (out->format != LIVEREC_HLS || out->failed || !out->packets)
+        if (out->format != LIVEREC_HLS || out->done || !out->packets)
             continue;
         /* reopening with final=1 and no packets finalizes what the earlier pushes recorded */
         if (open_output(s, out, s->last_par, tb, s->nb_last_par, 1) >= 0)
@@ -870,6 +902,7 @@ end:
         avcodec_parameters_free(&s.last_par[i]);
     av_freep(&s.last_par);
     av_freep(&s.last_dts);
+    av_freep(&s.last_raw_dts);
     avformat_close_input(&s.ic);
     av_freep(&s.input_url);
     if (opts->stats)
