@@ -332,6 +332,7 @@ typedef struct LiveRecSessionOptions {
     volatile int *stop;                 ///< set (by a signal) to end the session cleanly
     atomic_int *cancel;                 ///< this session's own stop flag (NULL: none)
     atomic_int *wake;                   ///< set when a push was announced: retry now (or NULL)
+    atomic_int *gone;                   ///< set when the origin said the push ended (or NULL)
     LiveRecSessionStats *stats;         ///< shown by the service (NULL: a status line instead)
     LiveRecState *state;                ///< the catalog finished files are added to
     LiveRecWorker *uploader;            ///< told when files were added (NULL: no storage)

@@ -58,7 +58,7 @@ typedef struct Session {
     const char *state_dir;
     LiveRecSessionOptions so;
     LiveRecSessionStats stats;
-    atomic_int cancel, wake, done;
+    atomic_int cancel, wake, gone, done;
     int64_t started;                    ///< av_gettime_relative()
 } Session;
 
@@ -174,6 +174,7 @@ static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, co
     reap(st, 0);
     if (st->session) {
         /* a push while the session waits for one: it retries now */
+        atomic_store(&st->session->gone, 0);
         atomic_store(&st->session->wake, 1);
         return;
     }
@@ -214,6 +215,7 @@ static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, co
         .stop          = m->opts.stop,
         .cancel        = &s->cancel,
         .wake          = &s->wake,
+        .gone          = &s->gone,
         .stats         = &s->stats,
         .uploader      = m->opts.uploader,
         .notifier      = m->opts.notifier,
@@ -459,6 +461,8 @@ int ff_liverec_manager_hook(LiveRecManager *m, const LiveRecHook *h, AVBPrint *w
                h->stream, ff_liverec_origin_type_names[h->type]);
         push_event(m, m->hook_state, st, 0);
         st->live = 0;
+        if (st->session)
+            atomic_store(&st->session->gone, 1);
         prune_streams(m);
         goto end;
     }
@@ -657,6 +661,8 @@ static void reconcile(LiveRecManager *m)
                            "the push has ended\n", st->domain, st->app, st->stream);
                     push_event(m, m->tick_state, st, 0);
                     st->live = 0;
+                    if (st->session)
+                        atomic_store(&st->session->gone, 1);
                 }
             }
             prune_streams(m);

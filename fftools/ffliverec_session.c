@@ -73,6 +73,8 @@ struct LiveRecSession {
     int64_t push_start;             ///< av_gettime_relative() at the current push's start
     int64_t last_status;
     int started;                    ///< outputs opened (record_start_succeeded was sent)
+    int reading;                    ///< inside a push (not opening one)
+    int64_t last_packet;            ///< av_gettime_relative() of the last packet read
     int64_t *last_dts;              ///< per input stream, AV_TIME_BASE, AV_NOPTS_VALUE if none
     int64_t *last_raw_dts;          ///< the same in the stream's time base
     AVCodecParameters **last_par;   ///< stream parameters of the last push (to finalize HLS)
@@ -319,9 +321,18 @@ static int stopping(const LiveRecSession *s)
     return (s->opts.stop && *s->opts.stop) || (s->opts.cancel && atomic_load(s->opts.cancel));
 }
 
+/*
+ * The origin said the push ended (its end hook): a read that has had no data for a second ends
+ * it now instead of after rw_timeout, so that the interruption is timed from when it happened.
+ */
+#define GONE_QUIET 1000000
+
 static int interrupt_cb(void *opaque)
 {
-    return stopping(opaque);
+    LiveRecSession *s = opaque;
+    return stopping(s) ||
+           (s->reading && s->opts.gone && atomic_load(s->opts.gone) &&
+            av_gettime_relative() - s->last_packet > GONE_QUIET);
 }
 
 /* A recording status event (332), queued for the callback worker. */
@@ -484,11 +495,14 @@ static int record_push(LiveRecSession *s)
     for (unsigned i = 0; i < s->ic->nb_streams; i++)
         s->last_dts[i] = s->last_raw_dts[i] = AV_NOPTS_VALUE;
     update_outputs(s, av_gettime() / 1000000);
+    s->reading     = 1;
+    s->last_packet = av_gettime_relative();
     while (!stopping(s)) {
         int64_t now = av_gettime() / 1000000;
         ret = av_read_frame(s->ic, pkt);
         if (ret < 0)
             break;
+        s->last_packet = av_gettime_relative();
         s->bytes += pkt->size;
         if (pkt->stream_index < s->ic->nb_streams && pkt->dts != AV_NOPTS_VALUE) {
             int64_t dts = av_rescale_q(pkt->dts, s->ic->streams[pkt->stream_index]->time_base,
@@ -572,6 +586,11 @@ static int record_push(LiveRecSession *s)
     }
     status_line(s, av_gettime_relative(), 1);
     av_packet_free(&pkt);
+    s->reading = 0;
+    if (s->opts.gone && atomic_exchange(s->opts.gone, 0) && ret == AVERROR_EXIT && !stopping(s)) {
+        av_log(NULL, AV_LOG_VERBOSE, "the origin said the push ended\n");
+        ret = AVERROR_EOF;
+    }
     return ret == AVERROR_EOF ? 0 : ret;
 }
 
