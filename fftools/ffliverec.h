@@ -179,6 +179,7 @@ typedef struct LiveRecFile {
     int     attempts;
     int64_t start_usec, end_usec;       ///< wall clock of the recording (Unix microseconds)
     int64_t media_start_ms;             ///< first timestamp in the file
+    int64_t duration_ms;                ///< of the media, -1 if unknown (then end - start)
     int64_t expires;                    ///< Unix seconds: deleted after (StorageTime), 0 = never
 } LiveRecFile;
 

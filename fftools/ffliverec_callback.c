@@ -56,7 +56,9 @@ static char *callback_body(const LiveRecConfig *cfg, const LiveRecCallback *cb, 
 {
     const LiveRecFile *f = &cb->file;
     char sign[33], id[32];
-    int64_t duration_ms = FFMAX((f->end_usec - f->start_usec) / 1000, 0);
+    /* a spliced HLS recording lasts less than the wall clock from its start to its end */
+    int64_t duration_ms = f->duration_ms >= 0 ? f->duration_ms :
+                          FFMAX((f->end_usec - f->start_usec) / 1000, 0);
     json_t *o;
     char *body, *ret;
 

@@ -153,14 +153,22 @@ static int running_sessions(const LiveRecManager *m)
     return n;
 }
 
-/* Join a session that is done (or, with wait, any). */
-static void reap(Stream *st, int wait)
+/*
+ * Join a session that is done (or, with wait, any). Returns 1 if the stream was hooked again
+ * after the last push the session recorded began: a push that came back while the session was
+ * ending, which it did not take.
+ */
+static int reap(Stream *st, int wait)
 {
     Session *s = st->session;
+    int64_t last_push;
+
     if (!s || (!wait && !atomic_load(&s->done)))
-        return;
+        return 0;
     pthread_join(s->thread, NULL);
+    last_push = FFMAX(atomic_load(&s->stats.push_start), s->started);
     session_free(&st->session);
+    return st->live && st->hooked > last_push;
 }
 
 /* Start recording st with the configuration in force, if anything records it. Locked. */
@@ -171,7 +179,7 @@ static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, co
     Session *s;
     int ret;
 
-    reap(st, 0);
+    reap(st, 0);    /* whatever it did not take, this session takes */
     if (st->session) {
         /* a push while the session waits for one: it retries now */
         atomic_store(&st->session->gone, 0);
@@ -291,11 +299,12 @@ static Stream *add_stream(LiveRecManager *m, const char *domain, const char *app
 }
 
 /* Forget streams that are neither live nor recorded. Locked. */
-static void prune_streams(LiveRecManager *m)
+static void prune_streams(LiveRecManager *m, LiveRecState *state)
 {
     for (int i = 0; i < m->nb_streams; i++) {
         Stream *st = m->streams[i];
-        reap(st, 0);
+        if (reap(st, 0))
+            start_session(m, state, st, "the push came back as its session ended");
         if (st->live || st->session)
             continue;
         stream_free(&m->streams[i]);
@@ -463,7 +472,7 @@ int ff_liverec_manager_hook(LiveRecManager *m, const LiveRecHook *h, AVBPrint *w
         st->live = 0;
         if (st->session)
             atomic_store(&st->session->gone, 1);
-        prune_streams(m);
+        prune_streams(m, m->hook_state);
         goto end;
     }
     if (!st && !(st = add_stream(m, domain, h->app, h->stream))) {
@@ -638,9 +647,7 @@ static void reconcile(LiveRecManager *m)
                 st->announced    = 0;
                 st->publish_usec = av_gettime();
                 st->sequence     = st->publish_usec;
-                reap(st, 0);
-                if (!st->session)
-                    start_session(m, m->tick_state, st, "the origin's status page lists it");
+                start_session(m, m->tick_state, st, "the origin's status page lists it");
             }
             /* a push the hooks announced that the page no longer lists has ended (its end hook
              * was lost); a push announced a moment ago may not be listed yet */
@@ -665,7 +672,7 @@ static void reconcile(LiveRecManager *m)
                         atomic_store(&st->session->gone, 1);
                 }
             }
-            prune_streams(m);
+            prune_streams(m, m->tick_state);
         }
         pthread_mutex_unlock(&m->lock);
         ff_liverec_origin_list_free(&list, nb);
@@ -711,7 +718,7 @@ void ff_liverec_manager_tick(LiveRecManager *m)
     int64_t now = av_gettime_relative();
 
     pthread_mutex_lock(&m->lock);
-    prune_streams(m);
+    prune_streams(m, m->tick_state);
     check_tasks(m, av_gettime() / 1000000);
     /* a push refused for want of a slot is recorded when one frees */
     for (int i = 0; i < m->nb_streams; i++) {

@@ -34,6 +34,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 #include "libavutil/bprint.h"
 #include "libavutil/dict.h"
 #include "libavutil/mem.h"
+#include "libavutil/parseutils.h"
 #include "libavutil/time.h"
 #include "libavformat/avformat.h"
 #include "libavformat/avio.h"
@@ -668,20 +670,64 @@ static int add_size(void *opaque, const char *path)
  * second), right after its last packet, so it started its duration before that.
  * media_start_time is its first timestamp.
  */
+/*
+ * An HLS recording is finalized when its splice window has run out, long after its last packet:
+ * its times are those of its own timeline, the first EXT-X-PROGRAM-DATE-TIME (each push starts
+ * with one), and the last one plus the segments after it. 0 if the playlist has none.
+ */
+static int hls_times(const char *path, LiveRecFile *f)
+{
+    AVIOContext *pb = NULL;
+    AVBPrint text;
+    int64_t first = AV_NOPTS_VALUE, block = AV_NOPTS_VALUE, after = 0;
+    char *line, *next;
+
+    if (avio_open(&pb, path, AVIO_FLAG_READ) < 0)
+        return 0;
+    av_bprint_init(&text, 0, AV_BPRINT_SIZE_UNLIMITED);
+    avio_read_to_bprint(pb, &text, 64 << 20);
+    avio_closep(&pb);
+    for (line = av_bprint_is_complete(&text) ? text.str : NULL; line && *line; line = next) {
+        const char *v;
+        int64_t t;
+        if ((next = strchr(line, '\n')))
+            *next++ = 0;
+        line[strcspn(line, "\r")] = 0;
+        if (av_strstart(line, "#EXT-X-PROGRAM-DATE-TIME:", &v) && av_parse_time(&t, v, 0) >= 0) {
+            if (first == AV_NOPTS_VALUE)
+                first = t;
+            block = t;
+            after = 0;
+        } else if (av_strstart(line, "#EXTINF:", &v)) {
+            after += llrint(strtod(v, NULL) * 1000000);
+        }
+    }
+    av_bprint_finalize(&text, NULL);
+    if (first == AV_NOPTS_VALUE)
+        return 0;
+    f->start_usec = first;
+    f->end_usec   = block + after;
+    return 1;
+}
+
 static void probe_times(const char *path, const struct stat *st, LiveRecFile *f)
 {
     AVFormatContext *ic = NULL;
     int64_t end = st->st_mtime * 1000000LL, duration = 0;
 
+    f->duration_ms = -1;
     if (avformat_open_input(&ic, path, NULL, NULL) >= 0) {
         if (avformat_find_stream_info(ic, NULL) >= 0) {
             duration = ic->duration != AV_NOPTS_VALUE ? ic->duration : 0;
             f->media_start_ms = ic->start_time != AV_NOPTS_VALUE ? ic->start_time / 1000 : 0;
+            f->duration_ms    = duration / 1000;
         }
         avformat_close_input(&ic);
     }
     f->end_usec   = end;
     f->start_usec = end - duration;
+    if (av_match_ext(path, "m3u8"))
+        hls_times(path, f);
 }
 
 /* The object key of a finished file: the storage KeyTemplate, [task-ID/], format/, name */

@@ -57,7 +57,8 @@ static const char schema_sql[] =
     "  start_usec INTEGER NOT NULL DEFAULT 0,"  /* wall clock of the first and last media */
     "  end_usec INTEGER NOT NULL DEFAULT 0,"
     "  media_start_ms INTEGER NOT NULL DEFAULT 0,"
-    "  expires INTEGER NOT NULL DEFAULT 0"      /* Unix seconds past StorageTime, 0 = never */
+    "  expires INTEGER NOT NULL DEFAULT 0,"     /* Unix seconds past StorageTime, 0 = never */
+    "  duration_ms INTEGER NOT NULL DEFAULT -1"  /* of the media; -1: end_usec - start_usec */
     ");"
     "CREATE TABLE IF NOT EXISTS callbacks ("
     "  id INTEGER PRIMARY KEY,"
@@ -145,6 +146,9 @@ static int state_open(LiveRecState **pst, const char *dir, int setup)
     if (version < 0 ||
         sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &err) != SQLITE_OK ||
         sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
+        /* version 1 had no duration: a spliced HLS recording lasts less than its wall clock */
+        (version == 1 && sqlite3_exec(st->db, "ALTER TABLE recordings ADD COLUMN duration_ms"
+                                      " INTEGER NOT NULL DEFAULT -1", NULL, NULL, &err) != SQLITE_OK) ||
         sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK ||
         sqlite3_exec(st->db, "PRAGMA user_version = " AV_STRINGIFY(SCHEMA_VERSION), NULL, NULL, &err) != SQLITE_OK ||
         sqlite3_exec(st->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
@@ -244,8 +248,8 @@ int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback)
         return ret;
     if (sqlite3_prepare_v2(st->db,
             "INSERT OR IGNORE INTO recordings (domain, app, stream, task_id, format, local_path,"
-            " object_key, size, status, created, start_usec, end_usec, media_start_ms, expires)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK) {
+            " object_key, size, status, created, start_usec, end_usec, media_start_ms, expires,"
+            " duration_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK) {
         ret = db_error(st, "insert");
         exec(st, "ROLLBACK");
         return ret;
@@ -264,6 +268,7 @@ int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback)
     sqlite3_bind_int64(q, 12, f->end_usec);
     sqlite3_bind_int64(q, 13, f->media_start_ms);
     sqlite3_bind_int64(q, 14, f->expires);
+    sqlite3_bind_int64(q, 15, f->duration_ms);
     ret = sqlite3_step(q) == SQLITE_DONE ? sqlite3_changes(st->db) : db_error(st, "insert");
     sqlite3_finalize(q);
     added = ret > 0;
@@ -373,7 +378,7 @@ int ff_liverec_state_next_callback(LiveRecState *st, int64_t now, LiveRecCallbac
     if (sqlite3_prepare_v2(st->db,
             "SELECT c.id, c.attempts, c.queued_usec, r.id, r.domain, r.app, r.stream, r.task_id,"
             " r.format, r.size, r.url, r.start_usec, r.end_usec, r.media_start_ms, r.local_path,"
-            " c.next_try"
+            " c.next_try, r.duration_ms"
             " FROM callbacks c JOIN recordings r ON r.id = c.recording_id"
             " WHERE c.status = 'pending' AND c.next_try <= ? ORDER BY c.id LIMIT 1", -1, &q, NULL) != SQLITE_OK)
         return db_error(st, "select callback");
@@ -397,6 +402,7 @@ int ff_liverec_state_next_callback(LiveRecState *st, int64_t now, LiveRecCallbac
         f->media_start_ms = sqlite3_column_int64(q, 13);
         f->local_path   = column_dup(q, 14);
         cb->next_try    = sqlite3_column_int64(q, 15);
+        f->duration_ms  = sqlite3_column_int64(q, 16);
         ret = f->domain && f->app && f->stream && f->task_id && f->format && f->object_key &&
               f->local_path ? 1 : AVERROR(ENOMEM);
         if (ret < 0)
