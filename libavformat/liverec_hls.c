@@ -39,6 +39,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "libavutil/avassert.h"
 #include "libavutil/avstring.h"
@@ -107,6 +109,9 @@ typedef struct LiveRecHLSContext {
     char   *codecs;
     LRHSegment *segs;
     int     nb_segs;
+    char   *open_seg;      ///< from the sidecar: the segment being written when it was saved
+    int64_t open_seg_start;
+    int     open_seg_flags; ///< OPEN_SEG_DISCONT, OPEN_SEG_DATE
 
     /* the current push */
     AVFormatContext *oc;
@@ -118,6 +123,7 @@ typedef struct LiveRecHLSContext {
     char   *seg_uri;
     int64_t seg_start;    ///< microseconds (stream time) where the open segment starts
     int64_t seg_end;      ///< microseconds, end of the latest packet in the segment
+    int64_t seg_saved;    ///< av_gettime_relative() when the open segment was last saved
     int64_t wall_base;    ///< wall clock = wall_base + (ts - ts_base)
     int64_t ts_base;
     int64_t anchor;       ///< wall_base as first set for this block
@@ -126,6 +132,12 @@ typedef struct LiveRecHLSContext {
     int64_t *last_dts;    ///< per stream, microseconds
     AVCodecParameters **par; ///< per stream, the parameters in force (new extradata applied)
 } LiveRecHLSContext;
+
+/* what the next listed segment needs, saved with the segment being written */
+#define OPEN_SEG_DISCONT 1
+#define OPEN_SEG_DATE    2
+
+static int64_t wall_of(const LiveRecHLSContext *c, int64_t ts);
 
 static const char *seg_ext(const LiveRecHLSContext *c)
 {
@@ -250,6 +262,14 @@ static int write_state(AVFormatContext *s)
         av_bprintf(&bp, "codecs=%s\n", c->codecs);
     if (c->finalizing)
         av_bprintf(&bp, "finalizing=%s\n", c->finalizing);
+    if (c->seg_open && c->seg_uri) {
+        /* a kill leaves this segment unlisted: the next recorder keeps what it holds */
+        av_bprintf(&bp, "open_segment=%s\n", c->seg_uri);
+        av_bprintf(&bp, "open_segment_start=%"PRId64"\n", wall_of(c, c->seg_start));
+        av_bprintf(&bp, "open_segment_flags=%d\n",
+                   (c->need_discont && c->nb_segs ? OPEN_SEG_DISCONT : 0) |
+                   (!c->nb_segs || c->need_discont ? OPEN_SEG_DATE : 0));
+    }
     ret = av_bprint_is_complete(&bp) ? ff_liverec_write_atomic(s, c->state_url, &bp) : AVERROR(ENOMEM);
     av_bprint_finalize(&bp, NULL);
     return ret;
@@ -323,6 +343,13 @@ static int parse_state(AVFormatContext *s, char *text)
             ret = dup_value(&c->codecs, val, 0);
         } else if (!strcmp(line, "finalizing")) {
             ret = dup_value(&c->finalizing, val, 1);
+        } else if (!strcmp(line, "open_segment")) {
+            ret = dup_value(&c->open_seg, val, 1);
+        } else if (!strcmp(line, "open_segment_start")) {
+            ret = parse_int64(val, 0, INT64_MAX / 2, &c->open_seg_start);
+        } else if (!strcmp(line, "open_segment_flags")) {
+            if ((ret = parse_int64(val, 0, OPEN_SEG_DISCONT | OPEN_SEG_DATE, &v)) >= 0)
+                c->open_seg_flags = v;
         } else if (!strcmp(line, "discontinuities")) {
             if ((ret = parse_int64(val, 0, INT_MAX, &v)) >= 0)
                 c->nb_discont = v;
@@ -458,6 +485,7 @@ static void reset_recording(LiveRecHLSContext *c)
     free_segments(c);
     av_freep(&c->seg_base);
     av_freep(&c->finalizing);
+    av_freep(&c->open_seg);
     av_freep(&c->codecs);
     av_freep(&c->rec_stream_id);
     c->nb_discont = c->pushes = 0;
@@ -561,6 +589,57 @@ static int start_recording(AVFormatContext *s)
     return 0;
 }
 
+/*
+ * A kill left the segment that was being written: keep what it holds (whole MPEG-TS packets) as
+ * the last listed segment, so that nothing recorded before the kill is lost and the gap to the
+ * next push is measured from its end. What cannot be kept is deleted, never left unlisted.
+ */
+static int rescue_segment(AVFormatContext *s)
+{
+    LiveRecHLSContext *c = s->priv_data;
+    AVFormatContext *ic = NULL;
+    char *url = av_asprintf("%s%s", c->dir, c->open_seg);
+    const char *path;
+    int64_t duration = 0;
+    struct stat st;
+    int ret = 0;
+
+    if (!url)
+        return AVERROR(ENOMEM);
+    for (int i = 0; i < c->nb_segs; i++)
+        if (!strcmp(c->segs[i].uri, c->open_seg))
+            goto end;       /* listed after all: the kill came after the playlist was written */
+    if (c->segment_type == SEGMENT_TYPE_MPEGTS && ff_liverec_local_path(url, &path) &&
+        stat(path, &st) >= 0 && st.st_size >= 188 * 8 &&
+        truncate(path, st.st_size / 188 * 188) >= 0 &&
+        avformat_open_input(&ic, url, av_find_input_format("mpegts"), NULL) >= 0) {
+        if (avformat_find_stream_info(ic, NULL) >= 0 && ic->duration > 0)
+            duration = ic->duration;
+        avformat_close_input(&ic);
+    }
+    if (duration <= 0) {
+        av_log(s, AV_LOG_WARNING, "Segment '%s' left unfinished holds nothing to keep\n", url);
+        delete_url(s, url);
+        goto end;
+    }
+    ret = add_segment(c, c->open_seg, NULL, duration,
+                      c->open_seg_flags & OPEN_SEG_DATE ? c->open_seg_start : AV_NOPTS_VALUE,
+                      (c->open_seg_flags & OPEN_SEG_DISCONT) && c->nb_segs);
+    if (ret < 0)
+        goto end;
+    c->nb_discont += c->segs[c->nb_segs - 1].discont;
+    c->last_end    = FFMAX(c->last_end, c->open_seg_start + duration);
+    if (c->nb_segs == 1)
+        c->rec_start = c->open_seg_start;
+    av_log(s, AV_LOG_INFO, "Kept %.3f s of segment '%s' left unfinished\n", duration / 1e6, url);
+    if ((ret = write_playlist(s, s->url, 0)) >= 0)
+        ret = write_state(s);
+end:
+    av_freep(&c->open_seg);
+    av_free(url);
+    return ret;
+}
+
 /* Decide between continuing the recording left by an earlier process and starting anew. */
 static int open_recording(AVFormatContext *s)
 {
@@ -595,6 +674,8 @@ static int open_recording(AVFormatContext *s)
     if (ret < 0)
         return ret;
     if ((ret = load_playlist(s)) < 0)
+        return ret;
+    if (c->open_seg && !c->finalizing && (ret = rescue_segment(s)) < 0)
         return ret;
 
     if (!c->finalizing && c->splice_timeout > 0 && c->now - c->last_end < c->splice_timeout) {
@@ -806,7 +887,8 @@ static int segment_start(AVFormatContext *s, int64_t ts)
     }
     c->seg_open  = 1;
     c->seg_start = c->seg_end = ts;
-    return 0;
+    c->seg_saved = av_gettime_relative();
+    return write_state(s);
 }
 
 static int64_t wall_of(const LiveRecHLSContext *c, int64_t ts)
@@ -962,6 +1044,16 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
     if (!c->seg_open && (ret = segment_start(s, pts)) < 0)
         return ret;
     c->seg_end = FFMAX(c->seg_end, pts + FFMAX(dur, 0));
+    /* At keyframes (at most once a second) what the open segment holds goes to its file, so a
+     * kill loses at most a keyframe interval; its date, refined while the first segment is
+     * written, goes to the sidecar. */
+    if (pkt->stream_index == c->ref && (pkt->flags & AV_PKT_FLAG_KEY) &&
+        av_gettime_relative() - c->seg_saved >= 1000000) {
+        c->seg_saved = av_gettime_relative();
+        avio_flush(c->oc->pb);
+        if (!c->base_fixed && (ret = write_state(s)) < 0)
+            return ret;
+    }
 
     return ff_write_chained(c->oc, pkt->stream_index, pkt, s, 0);
 }

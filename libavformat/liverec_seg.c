@@ -142,6 +142,8 @@ static int open_working(AVFormatContext *s, const char *url, AVFormatContext **p
     if (!ic)
         return AVERROR(ENOMEM);
     ic->interrupt_callback = s->interrupt_callback;
+    /* a crash cuts the last packet of a working file short: it is left out, not finalized */
+    ic->flags |= AVFMT_FLAG_DISCARD_CORRUPT;
     if ((ret = avformat_open_input(&ic, url, av_find_input_format(c->kind->format), NULL)) < 0 ||
         ((c->kind->need_probe || !streams_described(ic)) &&
          (ret = avformat_find_stream_info(ic, NULL)) < 0)) {

@@ -96,6 +96,7 @@ lrseg_recover() {
            -threads 1 -idct simple -dct fastint -c:v mpeg4 -g 50 -flags +bitexact -fflags +bitexact \
            -movflags +frag_keyframe+empty_moov+default_base_moof -f mp4 $d/full.mp4 || return
     size=$(wc -c < $d/full.mp4)
+    # cut in the middle of its last packet, which is left out (it was cut short)
     head -c $((size - 5000)) $d/full.mp4 > $d/out/1767225000000_old.mp4.recording
     # no stream_id: the folder's name, "out"
     lrs_record $d 2 liverec_mp4 || return
