@@ -236,26 +236,41 @@ static char *json_str(json_t *o, const char *key, int *bad)
     return s;
 }
 
-int ff_liverec_hook_srs(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp)
+/*
+ * The JSON body of a hook whose "action" says start or end (start, end: the origin's names):
+ * 1 and *publish set if it is one of them; 0 if the request is answered already (refused, or an
+ * action that is not ours, answered 200); < 0 on error.
+ */
+static int json_hook(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp,
+                     const char *start, const char *end, json_t **po, int *publish)
 {
-    LiveRecHook h = { .type = LIVEREC_ORIGIN_SRS };
     const char *action;
     json_t *o;
-    int bad = 0, ret;
 
     if (!token_ok(m, req, resp) || !(o = json_body(req, resp)))
         return 0;
-    action = json_string_value(json_object_get(o, "action"));
-    if (!action) {
+    if (!(action = json_string_value(json_object_get(o, "action")))) {
         json_decref(o);
         return bad_request(req, resp, "action is required");
     }
-    if (strcmp(action, "on_publish") && strcmp(action, "on_unpublish")) {
-        /* on_play, on_dvr...: not ours */
+    if (strcmp(action, start) && strcmp(action, end)) {
+        /* on_play, prePublish, postPlay...: not ours, but never refused */
         json_decref(o);
         return ff_liverec_http_reply(resp, MHD_HTTP_OK, "application/json", "{\"code\":0}");
     }
-    h.publish   = !strcmp(action, "on_publish");
+    *publish = !strcmp(action, start);
+    *po      = o;
+    return 1;
+}
+
+int ff_liverec_hook_srs(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp)
+{
+    LiveRecHook h = { .type = LIVEREC_ORIGIN_SRS };
+    json_t *o = NULL;
+    int bad = 0, ret;
+
+    if ((ret = json_hook(m, req, resp, "on_publish", "on_unpublish", &o, &h.publish)) <= 0)
+        return ret;
     h.vhost     = json_str(o, "vhost", &bad);
     h.tcurl     = json_str(o, "tcUrl", &bad);
     h.app       = json_str(o, "app", &bad);
@@ -315,25 +330,15 @@ int ff_liverec_hook_node_media_server(LiveRecManager *m, LiveRecHttpRequest *req
                                       LiveRecHttpResponse *resp)
 {
     LiveRecHook h = { .type = LIVEREC_ORIGIN_NODE_MEDIA_SERVER };
-    const char *action, *key, *ip;
-    json_t *o, *query, *v;
+    const char *key, *ip;
+    json_t *o = NULL, *query, *v;
     AVBPrint args;
     int bad = 0, ret;
 
-    /* sent as text/plain: the content type is not checked, the body must be JSON */
-    if (!token_ok(m, req, resp) || !(o = json_body(req, resp)))
-        return 0;
-    action = json_string_value(json_object_get(o, "action"));
-    if (!action) {
-        json_decref(o);
-        return bad_request(req, resp, "action is required");
-    }
-    if (strcmp(action, "postPublish") && strcmp(action, "donePublish")) {
-        /* prePublish, postPlay...: not ours (prePublish comes with every postPublish) */
-        json_decref(o);
-        return ff_liverec_http_reply(resp, MHD_HTTP_OK, "application/json", "{\"code\":0}");
-    }
-    h.publish   = !strcmp(action, "postPublish");
+    /* sent as text/plain: the content type is not checked, the body must be JSON; prePublish
+     * comes with every postPublish and is not ours */
+    if ((ret = json_hook(m, req, resp, "postPublish", "donePublish", &o, &h.publish)) <= 0)
+        return ret;
     h.app       = json_str(o, "app", &bad);
     h.stream    = json_str(o, "name", &bad);
     h.client_id = json_str(o, "id", &bad);

@@ -414,22 +414,31 @@ int ff_liverec_state_next_callback(LiveRecState *st, int64_t now, LiveRecCallbac
     return ret;
 }
 
-int ff_liverec_state_callback_done(LiveRecState *st, int64_t id, int delivered, int give_up,
-                                   int64_t next_try, int64_t now_usec)
+/* A delivery attempt of a callback or an event (table is one of ours, never from outside). */
+static int attempt_done(LiveRecState *st, const char *table, int64_t id, int delivered,
+                        int give_up, int64_t next_try, int64_t now_usec)
 {
     sqlite3_stmt *q;
+    char sql[160];
     int ret;
 
-    if (sqlite3_prepare_v2(st->db, "UPDATE callbacks SET attempts = attempts + 1, status = ?,"
-                           " next_try = ?, delivered_usec = ? WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "update callback");
+    snprintf(sql, sizeof(sql), "UPDATE %s SET attempts = attempts + 1, status = ?,"
+             " next_try = ?, delivered_usec = ? WHERE id = ?", table);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, sql);
     sqlite3_bind_text(q, 1, delivered ? "delivered" : give_up ? "failed" : "pending", -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, next_try);
     sqlite3_bind_int64(q, 3, delivered ? now_usec : 0);
     sqlite3_bind_int64(q, 4, id);
-    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update callback");
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, sql);
     sqlite3_finalize(q);
     return ret;
+}
+
+int ff_liverec_state_callback_done(LiveRecState *st, int64_t id, int delivered, int give_up,
+                                   int64_t next_try, int64_t now_usec)
+{
+    return attempt_done(st, "callbacks", id, delivered, give_up, next_try, now_usec);
 }
 
 int ff_liverec_state_callbacks_pending(LiveRecState *st)
@@ -564,19 +573,7 @@ int ff_liverec_state_next_event(LiveRecState *st, int64_t now, LiveRecEvent *ev)
 int ff_liverec_state_event_done(LiveRecState *st, int64_t id, int delivered, int give_up,
                                 int64_t next_try, int64_t now_usec)
 {
-    sqlite3_stmt *q;
-    int ret;
-
-    if (sqlite3_prepare_v2(st->db, "UPDATE events SET attempts = attempts + 1, status = ?,"
-                           " next_try = ?, delivered_usec = ? WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
-        return db_error(st, "update event");
-    sqlite3_bind_text(q, 1, delivered ? "delivered" : give_up ? "failed" : "pending", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, next_try);
-    sqlite3_bind_int64(q, 3, delivered ? now_usec : 0);
-    sqlite3_bind_int64(q, 4, id);
-    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update event");
-    sqlite3_finalize(q);
-    return ret;
+    return attempt_done(st, "events", id, delivered, give_up, next_try, now_usec);
 }
 
 int ff_liverec_state_events_pending(LiveRecState *st)

@@ -27,6 +27,9 @@
 #include "avformat.h"
 
 /** The cloud API's default VodFileName. */
+/* how far back the first packets' arrival may move a push's date (the probing delay) */
+#define LIVEREC_MAX_WALL_CORRECTION (10 * 1000000LL)
+
 #define LIVEREC_DEFAULT_VOD_FILE_NAME \
     "{StreamID}_{StartYear}-{StartMonth}-{StartDay}-{StartHour}-{StartMinute}-{StartSecond}_" \
     "{EndYear}-{EndMonth}-{EndDay}-{EndHour}-{EndMinute}-{EndSecond}"

@@ -62,7 +62,6 @@
 #define STATE_VERSION     1
 #define STATE_MAX_SIZE    (64 * 1024)
 #define PLAYLIST_MAX_SIZE (64 * 1024 * 1024)
-#define MAX_WALL_CORRECTION (10 * 1000000LL)
 
 enum SegmentType {
     SEGMENT_TYPE_MPEGTS,
@@ -1007,7 +1006,7 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
          * that follow arrive in real time. The earliest arrival relative to its timestamp is the
          * best estimate of when the media was live: refine until the first date is listed. */
         int64_t cand = av_gettime() - (pts - c->ts_base);
-        if (cand < c->wall_base && c->anchor - cand <= MAX_WALL_CORRECTION)
+        if (cand < c->wall_base && c->anchor - cand <= LIVEREC_MAX_WALL_CORRECTION)
             c->wall_base = cand;
     }
 

@@ -45,6 +45,7 @@
 #include "libavutil/mathematics.h"
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
+#include "libavutil/time.h"
 
 #include "avformat.h"
 #include "avio_internal.h"
@@ -107,6 +108,8 @@ typedef struct LiveRecSegContext {
     int64_t next_cut;
     int64_t file_wall;      ///< wall clock of file_start
     int64_t wall_base, ts_base;
+    int64_t anchor;         ///< wall_base as first set
+    int     base_fixed;     ///< the first file is closed: its dates are final
     int     have_base;
     int     nb_files;
 } LiveRecSegContext;
@@ -374,6 +377,7 @@ static int file_close(AVFormatContext *s)
 
     if (!c->oc)
         return 0;
+    c->base_fixed = 1;
     ret  = av_write_trailer(c->oc);
     ret2 = ff_format_io_close(s, &c->oc->pb);
     ff_liverec_nested_free(s, &c->oc);
@@ -473,9 +477,19 @@ static int lrs_write_packet(AVFormatContext *s, AVPacket *pkt)
     ts  = av_rescale_q(pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts, st->time_base, AV_TIME_BASE_Q);
     dur = av_rescale_q(pkt->duration, st->time_base, AV_TIME_BASE_Q);
     if (!c->have_base) {
-        c->wall_base = c->now;
+        c->wall_base = c->anchor = c->now;
         c->ts_base   = ts;
         c->have_base = 1;
+    } else if (!c->wallclock && !c->base_fixed) {
+        /* The packets buffered while the input was probed arrive in a burst at the open, later
+         * ones in real time: the earliest arrival relative to its timestamp dates the media
+         * best (as liverec_hls does). The first file's name is made at its end, from this. */
+        int64_t cand = av_gettime() - (ts - c->ts_base);
+        if (cand < c->wall_base && c->anchor - cand <= LIVEREC_MAX_WALL_CORRECTION) {
+            c->wall_base = cand;
+            if (c->oc)
+                c->file_wall = c->wall_base + (c->file_start - c->ts_base);
+        }
     }
     if (c->oc && pkt->stream_index == c->ref && (pkt->flags & AV_PKT_FLAG_KEY) && ts >= c->next_cut) {
         if ((ret = file_close(s)) < 0)

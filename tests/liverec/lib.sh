@@ -352,3 +352,30 @@ lr_serve_start() {
     lr_track $LR_SERVE_PID
     lr_wait_port "$LR_SERVE_PORT" 10 || lr_fail "ffliverec -serve did not listen on $LR_SERVE_PORT"
 }
+
+# Copy every line of $LR_DIR/LOG, as it appears, into $LR_DIR/LOG.stamped prefixed with the wall
+# clock it appeared at (Unix seconds, 20 ms resolution), in the background: lr_stamp_log LOG
+lr_stamp_log() {
+    python3 - "$LR_DIR/$1" "$LR_DIR/$1.stamped" <<'PY' &
+import sys, time
+src, dst = sys.argv[1], sys.argv[2]
+pos, buf = 0, b""
+with open(dst, "a") as out:
+    while True:
+        try:
+            with open(src, "rb") as f:
+                f.seek(pos)
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        if data:
+            now = time.time()
+            pos += len(data)
+            *lines, buf = (buf + data).split(b"\n")
+            for l in lines:
+                out.write("%.3f %s\n" % (now, l.decode(errors="replace")))
+            out.flush()
+        time.sleep(0.02)
+PY
+    lr_track $!
+}

@@ -31,31 +31,6 @@ cat > "$LR_DIR/serve.xml" <<X
 X
 spool=$LR_DIR/spool/example.com/live
 now_ms() { date +%s%3N; }
-# every line of LOG with the wall clock it appeared at (20 ms resolution) into LOG.stamped
-stamp_log() {
-    python3 - "$LR_DIR/$1" "$LR_DIR/$1.stamped" <<'PY' &
-import sys, time
-src, dst = sys.argv[1], sys.argv[2]
-pos, buf = 0, b""
-with open(dst, "a") as out:
-    while True:
-        try:
-            with open(src, "rb") as f:
-                f.seek(pos)
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
-        if data:
-            now = time.time()
-            pos += len(data)
-            *lines, buf = (buf + data).split(b"\n")
-            for l in lines:
-                out.write("%.3f %s\n" % (now, l.decode(errors="replace")))
-            out.flush()
-        time.sleep(0.02)
-PY
-    lr_track $!
-}
 
 # the newest working MP4 of stream $1 that starts at or after $2 (ms): prints its start (ms)
 working_since() {
@@ -129,7 +104,7 @@ done
 lr_log "killed -9 $(((t_kill - t_push) / 1000)) s into the pushes"
 sleep 1
 : > "$LR_DIR/serve-2.log"
-stamp_log serve-2.log
+lr_stamp_log serve-2.log
 t_restart=$(now_ms)
 lr_serve_start "$LR_DIR/serve.xml" serve-2.log
 serve2=$LR_SERVE_PID

@@ -13,31 +13,6 @@ LR_SERVE_PORT=$(lr_free_port)
 LR_NGINX_HOOK=http://127.0.0.1:$LR_SERVE_PORT/hook/nginx-rtmp
 lr_nginx_start
 
-# every line of LOG with the wall clock it appeared at (20 ms resolution) into LOG.stamped
-stamp_log() {
-    python3 - "$LR_DIR/$1" "$LR_DIR/$1.stamped" <<'PY' &
-import sys, time
-src, dst = sys.argv[1], sys.argv[2]
-pos, buf = 0, b""
-with open(dst, "a") as out:
-    while True:
-        try:
-            with open(src, "rb") as f:
-                f.seek(pos)
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
-        if data:
-            now = time.time()
-            pos += len(data)
-            *lines, buf = (buf + data).split(b"\n")
-            for l in lines:
-                out.write("%.3f %s\n" % (now, l.decode(errors="replace")))
-            out.flush()
-        time.sleep(0.02)
-PY
-    lr_track $!
-}
 
 # t0: the start of a second, 2 s ahead (the service starts meanwhile)
 t0=$(( $(date +%s) + 2 ))
@@ -51,7 +26,7 @@ cat > "$LR_DIR/serve.xml" <<X
 </LiveRecordConfig>
 X
 : > "$LR_DIR/serve.log"
-stamp_log serve.log
+lr_stamp_log serve.log
 lr_serve_start "$LR_DIR/serve.xml" serve.log
 serve=$LR_SERVE_PID
 lr_wait_log serve.log "0 rules, 2 tasks" 2
