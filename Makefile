@@ -2,9 +2,9 @@
 #
 #   make                 assemble if needed, configure if needed, build build/ffmpeg, build/ffprobe,
 #                        build/ffliverec
-#   make demo            install what is missing, build, record a test push through a local
-#                        nginx-rtmp origin with ffliverec (two interruptions: one spliced HLS,
-#                        MP4/FLV/AAC files per push)
+#   make demo            install what is missing, build, start a local nginx-rtmp origin whose
+#                        hooks drive a local ffliverec -serve, push three streams (two with
+#                        interruptions, one audio-only) and show what was recorded
 #   make check           install what is missing, build, run FATE liverec + the integration tests
 #   make fate-liverec    only the FATE tests
 #   make bench           the side-by-side benchmarks in tests/bench/
