@@ -321,7 +321,6 @@ typedef struct LiveRecSessionStats {
     atomic_int     open;                ///< recordings open
     atomic_int_least64_t bytes;         ///< of the current push
     atomic_int_least64_t push_start;    ///< av_gettime_relative() at the current push's start
-    atomic_int_least64_t first_write;   ///< av_gettime_relative() at the first packet written, 0
 } LiveRecSessionStats;
 
 typedef struct LiveRecSessionOptions {

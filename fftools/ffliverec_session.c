@@ -579,9 +579,7 @@ static int record_push(LiveRecSession *s)
                 ret = 0;
             }
             av_packet_free(&copy);
-            if (!out->packets++ && s->opts.stats)
-                atomic_compare_exchange_strong(&s->opts.stats->first_write, &(int_least64_t){ 0 },
-                                               av_gettime_relative());
+            out->packets++;
         }
         av_packet_unref(pkt);
         status_line(s, av_gettime_relative(), 0);
@@ -666,11 +664,6 @@ static int add_size(void *opaque, const char *path)
 }
 
 /*
- * When the recording was: the file was finalized when it was last written (mtime, to the
- * second), right after its last packet, so it started its duration before that.
- * media_start_time is its first timestamp.
- */
-/*
  * An HLS recording is finalized when its splice window has run out, long after its last packet:
  * its times are those of its own timeline, the first EXT-X-PROGRAM-DATE-TIME (each push starts
  * with one), and the last one plus the segments after it. 0 if the playlist has none.
@@ -710,6 +703,11 @@ static int hls_times(const char *path, LiveRecFile *f)
     return 1;
 }
 
+/*
+ * When the recording was: the file was finalized when it was last written (mtime, to the
+ * second), right after its last packet, so it started its duration before that.
+ * media_start_time is its first timestamp.
+ */
 static void probe_times(const char *path, const struct stat *st, LiveRecFile *f)
 {
     AVFormatContext *ic = NULL;
