@@ -276,9 +276,11 @@ lr_http_start() {
 }
 
 # Play PLAYLIST (a path under $LR_DIR) with hls.js in headless Chromium at playback RATE
-# (default 1); prints the player's JSON report (see tests/liverec/player/play-hls.mjs).
+# (default 1); prints the player's JSON report (see tests/liverec/player/play-hls.mjs). Called as
+# $(lr_play_hls ...), it runs in a subshell: call lr_play_hls_prepare first in the test's own
+# shell, so that the HTTP server it starts is the test's, stopped by PID at its end.
 LR_PLAYER=${LR_PLAYER:-$LR_BUILD/player}
-lr_play_hls() {
+lr_play_hls_prepare() {
     [ -f "$LR_PLAYER/node_modules/hls.js/dist/hls.min.js" ] ||
         lr_fail "hls.js is not installed in $LR_PLAYER (liverec/install-deps installs it)"
     [ -x /usr/bin/chromium ] || lr_fail "chromium is not installed (liverec/install-deps installs it)"
@@ -286,9 +288,13 @@ lr_play_hls() {
     mkdir -p "$www"
     cp "$LR_TOP/tests/liverec/player/player.html" "$www/"
     cp "$LR_PLAYER/node_modules/hls.js/dist/hls.min.js" "$www/"
-    rel=${1#"$LR_DIR"/}
     [ -e "$www/data" ] || ln -s "$LR_DIR" "$www/data"
     [ -n "${LR_HTTP_URL:-}" ] || lr_http_start "$www"
+}
+
+lr_play_hls() {
+    lr_play_hls_prepare
+    rel=${1#"$LR_DIR"/}
     rm -rf "$LR_DIR/chromium-profile"
     cp "$LR_TOP/tests/liverec/player/play-hls.mjs" "$LR_PLAYER/" # resolves its imports there
     node "$LR_PLAYER/play-hls.mjs" \

@@ -55,6 +55,7 @@ lr_within "$duration" 17 10 || lr_fail "playlist lasts $duration s for 17 s push
 lr_log "playlist: $(grep -vc '^#' "$playlist") segments, $duration s, 2 discontinuities"
 
 # hls.js plays it to the end across both discontinuities
+lr_play_hls_prepare
 report=$(lr_play_hls "$playlist" 2 120) || lr_fail "the player failed: $(tail -n 5 "$LR_DIR/player.log")"
 echo "$report" > "$LR_DIR/player.json"
 lr_log "player: $report"
