@@ -312,11 +312,11 @@ static int start_workers(const LiveRecConfig *cfg, const char *dir, Workers *w)
 {
     int ret = 0;
     if (cfg->callback_url)
-        ret = ff_liverec_notifier_start(&w->notifier, cfg, dir, &received_signal);
+        ret = ff_liverec_notifier_start(&w->notifier, cfg, dir, &received_signal, NULL);
     if (ret >= 0 && cfg->storage_endpoint)
-        ret = ff_liverec_uploader_start(&w->uploader, cfg, dir, &received_signal, w->notifier);
+        ret = ff_liverec_uploader_start(&w->uploader, cfg, dir, &received_signal, w->notifier, NULL);
     if (ret >= 0)
-        ret = ff_liverec_retention_start(&w->retention, cfg, dir, &received_signal);
+        ret = ff_liverec_retention_start(&w->retention, cfg, dir, &received_signal, NULL);
     return ret;
 }
 

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "libavutil/bprint.h"
+#include "libavutil/buffer.h"
 #include "libavutil/dict.h"
 
 /* The recording model of DESIGN.md section 3; names follow the cloud API. */
@@ -134,6 +135,19 @@ extern const char *const ff_liverec_format_names[LIVEREC_NB_FORMATS];
 int ff_liverec_config_load(LiveRecConfig **cfg, const char *path, int64_t now);
 
 void ff_liverec_config_free(LiveRecConfig **cfg);
+
+/**
+ * The configuration in force, for threads that follow reloads (the service's workers): a
+ * reference-counted snapshot (AVBufferRef whose data is the LiveRecConfig) behind a lock.
+ */
+typedef struct LiveRecConfigHolder LiveRecConfigHolder;
+/** Hold cfg (the caller keeps it; it must outlive the holder's references to it). */
+int  ff_liverec_config_holder_alloc(LiveRecConfigHolder **h, const LiveRecConfig *cfg);
+/** A new reference to the configuration in force, NULL on ENOMEM. */
+AVBufferRef *ff_liverec_config_holder_get(LiveRecConfigHolder *h);
+/** Put ref (a snapshot) in force; the holder takes the reference. */
+void ff_liverec_config_holder_set(LiveRecConfigHolder *h, AVBufferRef *ref);
+void ff_liverec_config_holder_free(LiveRecConfigHolder **h);
 
 const LiveRecTemplate *ff_liverec_find_template(const LiveRecConfig *cfg, int64_t id);
 
@@ -266,11 +280,17 @@ typedef struct LiveRecWorkerOps {
     /** Items left (also those not due yet). */
     int  (*pending)(LiveRecState *st);
     void (*uninit)(void *priv);
+    /** A reloaded configuration is in force from the next step (with a holder). */
+    void (*set_config)(void *priv, const LiveRecConfig *cfg);
 } LiveRecWorkerOps;
 
-/** Start a worker; it owns priv (ops->uninit) even when starting fails. */
+/**
+ * Start a worker; it owns priv (ops->uninit) even when starting fails. With holder, every step
+ * uses the configuration in force (ops->set_config when it changed); else the one it started with.
+ */
 int  ff_liverec_worker_start(LiveRecWorker **w, const LiveRecWorkerOps *ops, void *priv,
-                             const char *state_dir, volatile int *stop);
+                             const char *state_dir, volatile int *stop,
+                             LiveRecConfigHolder *holder);
 void ff_liverec_worker_kick(LiveRecWorker *w);
 int  ff_liverec_worker_stopping(const LiveRecWorker *w);
 /** Stop the thread; with drain, first wait until nothing is pending (or *stop). */
@@ -278,13 +298,14 @@ int  ff_liverec_worker_finish(LiveRecWorker **w, int drain);
 
 /* ffliverec_upload.c: uploads the catalog's pending files through vodupload */
 int  ff_liverec_uploader_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
-                               volatile int *stop, LiveRecWorker *notifier);
+                               volatile int *stop, LiveRecWorker *notifier,
+                               LiveRecConfigHolder *holder);
 /* ffliverec_retention.c: deletes recordings past their StorageTime (objects and local files) */
 int  ff_liverec_retention_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
-                                volatile int *stop);
+                                volatile int *stop, LiveRecConfigHolder *holder);
 /* ffliverec_callback.c: delivers the queued callbacks */
 int  ff_liverec_notifier_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
-                               volatile int *stop);
+                               volatile int *stop, LiveRecConfigHolder *holder);
 
 /* ffliverec_events.c: the service's events, queued in the catalog for the callback worker */
 typedef struct LiveRecPush {

@@ -173,6 +173,9 @@ static int callback_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     long status;
     int ret, ret_ev, delivered, give_up;
 
+    /* a reload may take the Callback away: the queue waits for one */
+    if (!cfg->callback_url)
+        return 0;
     if ((ret = ff_liverec_state_next_callback(st, INT64_MAX, &cb)) < 0)
         return ret;
     if ((ret_ev = ff_liverec_state_next_event(st, INT64_MAX, &ev)) < 0) {
@@ -226,7 +229,13 @@ static void callback_uninit(void *priv)
     av_free(n);
 }
 
+static void callback_set_config(void *priv, const LiveRecConfig *cfg)
+{
+    ((Notifier *)priv)->cfg = cfg;
+}
+
 static const LiveRecWorkerOps callback_ops = {
+    .set_config = callback_set_config,
     .name    = "callback",
     .step    = callback_step,
     .pending = callback_pending,
@@ -234,7 +243,7 @@ static const LiveRecWorkerOps callback_ops = {
 };
 
 int ff_liverec_notifier_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
-                              volatile int *stop)
+                              volatile int *stop, LiveRecConfigHolder *holder)
 {
     Notifier *n = av_mallocz(sizeof(*n));
 
@@ -244,5 +253,5 @@ int ff_liverec_notifier_start(LiveRecWorker **w, const LiveRecConfig *cfg, const
         return AVERROR(ENOMEM);
     }
     n->cfg = cfg;
-    return ff_liverec_worker_start(w, &callback_ops, n, state_dir, stop);
+    return ff_liverec_worker_start(w, &callback_ops, n, state_dir, stop, holder);
 }

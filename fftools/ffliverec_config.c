@@ -32,6 +32,7 @@
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
 #include "libavutil/parseutils.h"
+#include "libavutil/thread.h"
 
 #include "ffliverec.h"
 
@@ -627,4 +628,56 @@ int ff_liverec_task_matches(const LiveRecTask *t, const char *domain, const char
                             const char *stream)
 {
     return !strcmp(t->domain, domain) && !strcmp(t->app, app) && !strcmp(t->stream, stream);
+}
+
+struct LiveRecConfigHolder {
+    pthread_mutex_t lock;
+    AVBufferRef *ref;
+};
+
+static void keep_config(void *opaque, uint8_t *data)
+{
+    /* the first configuration stays its owner's */
+}
+
+int ff_liverec_config_holder_alloc(LiveRecConfigHolder **ph, const LiveRecConfig *cfg)
+{
+    LiveRecConfigHolder *h = av_mallocz(sizeof(*h));
+
+    *ph = NULL;
+    if (!h || !(h->ref = av_buffer_create((uint8_t *)cfg, sizeof(*cfg), keep_config, NULL,
+                                          AV_BUFFER_FLAG_READONLY))) {
+        av_free(h);
+        return AVERROR(ENOMEM);
+    }
+    pthread_mutex_init(&h->lock, NULL);
+    *ph = h;
+    return 0;
+}
+
+AVBufferRef *ff_liverec_config_holder_get(LiveRecConfigHolder *h)
+{
+    AVBufferRef *ref;
+    pthread_mutex_lock(&h->lock);
+    ref = av_buffer_ref(h->ref);
+    pthread_mutex_unlock(&h->lock);
+    return ref;
+}
+
+void ff_liverec_config_holder_set(LiveRecConfigHolder *h, AVBufferRef *ref)
+{
+    pthread_mutex_lock(&h->lock);
+    av_buffer_unref(&h->ref);
+    h->ref = ref;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void ff_liverec_config_holder_free(LiveRecConfigHolder **ph)
+{
+    LiveRecConfigHolder *h = *ph;
+    if (!h)
+        return;
+    av_buffer_unref(&h->ref);
+    pthread_mutex_destroy(&h->lock);
+    av_freep(ph);
 }

@@ -754,9 +754,12 @@ int ff_liverec_manager_reload(LiveRecManager *m)
     av_buffer_unref(&m->cfg);
     m->cfg = ref;
     pthread_mutex_unlock(&m->lock);
+    /* the workers' next upload, callback or deletion uses it */
+    if (m->opts.holder && (ref = av_buffer_ref(ref)))
+        ff_liverec_config_holder_set(m->opts.holder, ref);
     av_log(NULL, AV_LOG_INFO, "configuration reloaded: %d templates, %d rules, %d tasks, %d "
-           "origins; it applies from the next push (Storage and Callback at the next start)\n",
-           cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks, cfg->nb_origins);
+           "origins; it applies from the next push (Storage and Callback from the next upload "
+           "and callback)\n", cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks, cfg->nb_origins);
     return 0;
 }
 

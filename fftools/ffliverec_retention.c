@@ -130,7 +130,15 @@ static void retention_uninit(void *priv)
     av_free(r);
 }
 
+/* the storage's Region, for deletions through vodupload */
+static void retention_set_config(void *priv, const LiveRecConfig *cfg)
+{
+    Retention *r = priv;
+    av_dict_set(&r->opts, "region", cfg->storage_region, 0);
+}
+
 static const LiveRecWorkerOps retention_ops = {
+    .set_config = retention_set_config,
     .name    = "deletion",
     .step    = retention_step,
     .pending = retention_pending,
@@ -138,7 +146,7 @@ static const LiveRecWorkerOps retention_ops = {
 };
 
 int ff_liverec_retention_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
-                               volatile int *stop)
+                               volatile int *stop, LiveRecConfigHolder *holder)
 {
     Retention *r = av_mallocz(sizeof(*r));
 
@@ -147,5 +155,5 @@ int ff_liverec_retention_start(LiveRecWorker **w, const LiveRecConfig *cfg, cons
         retention_uninit(r);
         return AVERROR(ENOMEM);
     }
-    return ff_liverec_worker_start(w, &retention_ops, r, state_dir, stop);
+    return ff_liverec_worker_start(w, &retention_ops, r, state_dir, stop, holder);
 }

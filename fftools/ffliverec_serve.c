@@ -50,6 +50,7 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
         .stop         = &stop_requested,
     };
     LiveRecWorker *uploader = NULL, *notifier = NULL, *retention = NULL;
+    LiveRecConfigHolder *holder = NULL;
     LiveRecManager *m = NULL;
     LiveRecHttp *http = NULL;
     sigset_t set;
@@ -62,14 +63,18 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (cfg->callback_url)
-        ret = ff_liverec_notifier_start(&notifier, cfg, o->state_dir, &stop_requested);
-    if (ret >= 0 && cfg->storage_endpoint)
-        ret = ff_liverec_uploader_start(&uploader, cfg, o->state_dir, &stop_requested, notifier);
+    /* the workers follow reloads (a Storage or Callback may come or go): all of them run */
+    ret = ff_liverec_config_holder_alloc(&holder, cfg);
     if (ret >= 0)
-        ret = ff_liverec_retention_start(&retention, cfg, o->state_dir, &stop_requested);
+        ret = ff_liverec_notifier_start(&notifier, cfg, o->state_dir, &stop_requested, holder);
+    if (ret >= 0)
+        ret = ff_liverec_uploader_start(&uploader, cfg, o->state_dir, &stop_requested, notifier,
+                                        holder);
+    if (ret >= 0)
+        ret = ff_liverec_retention_start(&retention, cfg, o->state_dir, &stop_requested, holder);
     mo.uploader = uploader;
     mo.notifier = notifier;
+    mo.holder   = holder;
     if (ret >= 0)
         ret = ff_liverec_manager_start(&m, cfg, &mo);
     if (ret >= 0)
@@ -106,6 +111,7 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
     ret2 = ff_liverec_worker_finish(&uploader, 0);
     ff_liverec_worker_finish(&notifier, 0);
     ff_liverec_worker_finish(&retention, 0);
+    ff_liverec_config_holder_free(&holder);
     if (ret2 < 0 && ret >= 0)
         av_log(NULL, AV_LOG_INFO, "uploads pending are kept in the catalog for the next start\n");
     return ret;

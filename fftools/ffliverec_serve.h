@@ -38,6 +38,7 @@ typedef struct LiveRecManagerOptions {
     int64_t stats_period;               ///< microseconds between status lines, 0: none
     volatile int *stop;                 ///< set by SIGINT/SIGTERM
     LiveRecWorker *uploader, *notifier;
+    LiveRecConfigHolder *holder;        ///< told of every reloaded configuration (the workers')
 } LiveRecManagerOptions;
 
 /** A push as an origin's hook (or status page) tells it, before it is checked. */

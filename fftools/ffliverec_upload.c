@@ -160,8 +160,9 @@ static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     int ret;
 
     u->worker = w;
-    if ((ret = ff_liverec_state_next_upload(st, now, &f)) <= 0)
-        return ret;
+    /* a reload may take the Storage away: the queue waits for one */
+    if (!u->cfg->storage_endpoint || (ret = ff_liverec_state_next_upload(st, now, &f)) <= 0)
+        return u->cfg->storage_endpoint ? ret : 0;
     ret = upload_one(u, &f, &video_url);
     if (ret >= 0 && (ret = ff_liverec_state_uploaded(st, f.id, video_url, av_gettime(),
                                                             u->notifier && (u->cfg->callback_events & LIVEREC_EVENT_RECORD_FILE))) >= 0) {
@@ -193,15 +194,22 @@ static void upload_uninit(void *priv)
     av_free(u);
 }
 
+static void upload_set_config(void *priv, const LiveRecConfig *cfg)
+{
+    ((Uploader *)priv)->cfg = cfg;
+}
+
 static const LiveRecWorkerOps upload_ops = {
-    .name    = "upload",
-    .step    = upload_step,
-    .pending = ff_liverec_state_pending,
-    .uninit  = upload_uninit,
+    .name       = "upload",
+    .step       = upload_step,
+    .pending    = ff_liverec_state_pending,
+    .uninit     = upload_uninit,
+    .set_config = upload_set_config,
 };
 
 int ff_liverec_uploader_start(LiveRecWorker **w, const LiveRecConfig *cfg, const char *state_dir,
-                              volatile int *stop, LiveRecWorker *notifier)
+                              volatile int *stop, LiveRecWorker *notifier,
+                              LiveRecConfigHolder *holder)
 {
     Uploader *u = av_mallocz(sizeof(*u));
 
@@ -212,5 +220,5 @@ int ff_liverec_uploader_start(LiveRecWorker **w, const LiveRecConfig *cfg, const
     }
     u->cfg      = cfg;
     u->notifier = notifier;
-    return ff_liverec_worker_start(w, &upload_ops, u, state_dir, stop);
+    return ff_liverec_worker_start(w, &upload_ops, u, state_dir, stop, holder);
 }

@@ -45,7 +45,22 @@ struct LiveRecWorker {
     pthread_cond_t cond;
     int kicked, quit, drain;
     int told_waiting;               ///< "waiting for the pending ..." was logged
+    LiveRecConfigHolder *holder;    ///< the configuration in force, or NULL: the first one
+    AVBufferRef *cfg;               ///< the snapshot the last step used
 };
+
+/* A step uses the configuration in force: the holder's, told to the worker when it changed. */
+static void follow_config(LiveRecWorker *w)
+{
+    AVBufferRef *ref;
+
+    if (!w->holder || !(ref = ff_liverec_config_holder_get(w->holder)))
+        return;
+    if ((!w->cfg || w->cfg->data != ref->data) && w->ops->set_config)
+        w->ops->set_config(w->priv, (const LiveRecConfig *)ref->data);
+    av_buffer_unref(&w->cfg);
+    w->cfg = ref;
+}
 
 int ff_liverec_worker_stopping(const LiveRecWorker *w)
 {
@@ -57,6 +72,7 @@ static void *worker_main(void *arg)
     LiveRecWorker *w = arg;
 
     while (!ff_liverec_worker_stopping(w)) {
+        follow_config(w);
         if (w->ops->step(w, w->priv, w->state) > 0)
             continue;
         pthread_mutex_lock(&w->lock);
@@ -88,7 +104,8 @@ quit:
 }
 
 int ff_liverec_worker_start(LiveRecWorker **pw, const LiveRecWorkerOps *ops, void *priv,
-                            const char *state_dir, volatile int *stop)
+                            const char *state_dir, volatile int *stop,
+                            LiveRecConfigHolder *holder)
 {
     LiveRecWorker *w = av_mallocz(sizeof(*w));
     int ret;
@@ -98,9 +115,10 @@ int ff_liverec_worker_start(LiveRecWorker **pw, const LiveRecWorkerOps *ops, voi
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    w->ops  = ops;
-    w->priv = priv;
-    w->stop = stop;
+    w->ops    = ops;
+    w->priv   = priv;
+    w->stop   = stop;
+    w->holder = holder;
     if ((ret = ff_liverec_state_connect(&w->state, state_dir)) < 0)
         goto fail;
     pthread_mutex_init(&w->lock, NULL);
@@ -155,6 +173,7 @@ int ff_liverec_worker_finish(LiveRecWorker **pw, int drain)
     pthread_mutex_destroy(&w->lock);
     ff_liverec_state_close(&w->state);
     w->ops->uninit(w->priv);
+    av_buffer_unref(&w->cfg);
     av_freep(pw);
     return pending > 0 ? AVERROR(EAGAIN) : 0;
 }

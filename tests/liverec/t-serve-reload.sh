@@ -7,32 +7,38 @@
 # error, the service keeps running, and the configuration in force stays: the next push is still
 # recorded as MP4. A reload in the middle of a recording does not change it: a 10 s push that
 # started under the MP4-only configuration, with SIGHUP to an HLS-only one after a few seconds,
-# still gives one whole MP4 file and no HLS; the push after it gets HLS and no MP4. This is what
-# lets an operator change rules on a live service without cutting or corrupting recordings.
+# still gives one whole MP4 file and no HLS; the push after it gets HLS and no MP4. A Callback that a
+# reload adds (the first configuration has none) announces the files of the pushes after it, and
+# after a reload that changes its Url, what is announced from then on goes to the new one. This is what lets an operator change
+# rules on a live service without cutting or corrupting recordings.
 . "$(dirname "$0")/lib.sh"
 lr_init serve-reload
 LR_SERVE_PORT=$(lr_free_port)
 LR_NGINX_HOOK=http://127.0.0.1:$LR_SERVE_PORT/hook/nginx-rtmp
 lr_nginx_start
+lr_callback_start
 cfg=$LR_DIR/serve.xml
 spool=$LR_DIR/spool
 cam=$spool/example.com/live/cam
 
-# write_config FILE TEMPLATE-BODY [RULE-TEMPLATE-ID]
+# write_config FILE TEMPLATE-BODY [RULE-TEMPLATE-ID [CALLBACK-PATH]]
 write_config() {
+    callback=""
+    [ -z "${4:-}" ] || callback="<Callback Url=\"${LR_CALLBACK_URL%/live/record}$4\" Key=\"k\" RetryInterval=\"1\" Events=\"100\"/>"
     cat > "$1" <<X
 <?xml version="1.0"?>
 <LiveRecordConfig>
   <Origin Type="nginx-rtmp" PullUrl="rtmp://127.0.0.1:$LR_RTMP_PORT/{AppName}/{StreamName}"
           Domain="example.com"/>
+  $callback
   <Template TemplateId="1" TemplateName="t">$2</Template>
   <Rule DomainName="example.com" TemplateId="${3:-1}"/>
 </LiveRecordConfig>
 X
 }
 write_config "$LR_DIR/none.xml" ""
-write_config "$LR_DIR/mp4.xml" "<Mp4Param/>"
-write_config "$LR_DIR/hls.xml" '<HlsParam/><HlsSpecialParam FlowContinueDuration="2"/>'
+write_config "$LR_DIR/mp4.xml" "<Mp4Param/>" 1 /first
+write_config "$LR_DIR/hls.xml" '<HlsParam/><HlsSpecialParam FlowContinueDuration="2"/>' 1 /second
 write_config "$LR_DIR/bad-ref.xml" "<Mp4Param/>" 9
 sed 's|</Template>|</Templat>|' "$LR_DIR/mp4.xml" > "$LR_DIR/bad-xml.xml"
 
@@ -81,7 +87,8 @@ reload mp4.xml reloaded 1
 lr_push cam 4
 ended 1
 [ "$(count "$cam/mp4" mp4)" = 1 ] || lr_fail "push 2: MP4 files: $(ls "$cam/mp4" 2>&1)"
-lr_log "push 2: recorded ($(ls "$cam/mp4"))"
+lr_wait_log callbacks.jsonl '"path": "/first".*"file_format": "mp4"' 10
+lr_log "push 2: recorded ($(ls "$cam/mp4")), announced by the Callback the reload added"
 
 # 3. invalid files are refused with FILE:LINE, the one in force stays
 xline=$(grep -n '</Templat>' "$LR_DIR/bad-xml.xml" | cut -d: -f1)
@@ -122,7 +129,14 @@ pl=$(ls "$cam/hls" | grep '^cam_.*\.m3u8$') || lr_fail "push 5: no finalized HLS
 grep -q '^#EXT-X-ENDLIST' "$cam/hls/$pl" || lr_fail "push 5: no ENDLIST in $pl"
 hd=$(lr_duration "$cam/hls/$pl")
 awk -v d="$hd" 'BEGIN { exit !(d >= 2.5 && d <= 4.5) }' || lr_fail "push 5: $pl lasts $hd s for a 4 s push"
-lr_log "push 5: HLS $pl of $hd s, no MP4"
+lr_wait_log callbacks.jsonl '"path": "/second".*"file_format": "hls"' 10
+# a callback goes to the Url in force when it is sent: pushes 2 and 3 to the first, push 4's MP4
+# (finished after the reload) and push 5's HLS to the second
+sleep 1
+[ "$(grep -c '"path": "/first"' "$LR_DIR/callbacks.jsonl")" = 2 ] &&
+    [ "$(grep -c '"path": "/second"' "$LR_DIR/callbacks.jsonl")" = 2 ] ||
+    lr_fail "callbacks: $(grep -c '"path": "/first"' "$LR_DIR/callbacks.jsonl") at the first Url (2 expected), $(grep -c '"path": "/second"' "$LR_DIR/callbacks.jsonl") at the second (2 expected)"
+lr_log "push 5: HLS $pl of $hd s, no MP4, announced at the Callback Url of the new configuration"
 
 kill -TERM $LR_SERVE_PID
 lr_wait_pid $LR_SERVE_PID 10 || lr_fail "ffliverec -serve did not exit with 0 within 10 s of SIGTERM"
