@@ -151,6 +151,10 @@ void ff_liverec_config_holder_free(LiveRecConfigHolder **h);
 
 const LiveRecTemplate *ff_liverec_find_template(const LiveRecConfig *cfg, int64_t id);
 
+/** Append tmpl to bp with {DomainName}, {AppName} and {StreamName} replaced (PullUrl, KeyTemplate). */
+void ff_liverec_expand_names(AVBPrint *bp, const char *tmpl, const char *domain, const char *app,
+                             const char *stream);
+
 /** 1 if the template records at least one format, 0 if it is an exclusion template. */
 int ff_liverec_template_records(const LiveRecTemplate *t);
 

@@ -553,6 +553,21 @@ const LiveRecTemplate *ff_liverec_find_template(const LiveRecConfig *cfg, int64_
     return NULL;
 }
 
+void ff_liverec_expand_names(AVBPrint *bp, const char *tmpl, const char *domain, const char *app,
+                             const char *stream)
+{
+    while (*tmpl) {
+        if (av_strstart(tmpl, "{DomainName}", &tmpl))
+            av_bprintf(bp, "%s", domain);
+        else if (av_strstart(tmpl, "{AppName}", &tmpl))
+            av_bprintf(bp, "%s", app);
+        else if (av_strstart(tmpl, "{StreamName}", &tmpl))
+            av_bprintf(bp, "%s", stream);
+        else
+            av_bprint_chars(bp, *tmpl++, 1);
+    }
+}
+
 int ff_liverec_template_records(const LiveRecTemplate *t)
 {
     for (int f = 0; f < LIVEREC_NB_FORMATS; f++)

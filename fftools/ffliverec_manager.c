@@ -43,6 +43,7 @@
 #include "libavutil/mem.h"
 #include "libavutil/thread.h"
 #include "libavutil/time.h"
+#include "libavformat/avformat.h"
 
 #include "ffliverec_serve.h"
 
@@ -319,46 +320,24 @@ static char *expand(const char *tmpl, const char *domain, const char *app, const
     char *s;
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    while (*tmpl) {
-        if (av_strstart(tmpl, "{DomainName}", &tmpl))
-            av_bprintf(&bp, "%s", domain);
-        else if (av_strstart(tmpl, "{AppName}", &tmpl))
-            av_bprintf(&bp, "%s", app);
-        else if (av_strstart(tmpl, "{StreamName}", &tmpl))
-            av_bprintf(&bp, "%s", stream);
-        else
-            av_bprint_chars(&bp, *tmpl++, 1);
-    }
+    ff_liverec_expand_names(&bp, tmpl, domain, app, stream);
     if (!av_bprint_is_complete(&bp) || av_bprint_finalize(&bp, &s) < 0)
         return NULL;
     return s;
 }
 
-/* The host of an URL (scheme://[user@]host[:port]/...) into host[size]; 0 if there is none. */
+/* The host of an URL into host[size]; 0 if there is none. */
 static int url_host(const char *url, char *host, size_t size)
 {
-    const char *p = url ? strstr(url, "://") : NULL, *end, *at;
-    size_t len;
-
-    if (!p)
+    if (!url)
         return 0;
-    p += 3;
-    end = p + strcspn(p, "/?#");
-    if ((at = memchr(p, '@', end - p)))
-        p = at + 1;
-    if (*p == '[')
-        return 0;                       /* an IPv6 literal is no domain */
-    len = strcspn(p, ":/?#");
-    if (!len || len >= size)
-        return 0;
-    memcpy(host, p, len);
-    host[len] = 0;
-    return 1;
+    av_url_split(NULL, 0, NULL, 0, host, size, NULL, NULL, 0, url);
+    return *host && !strchr(host, ':');     /* an IPv6 address is no domain */
 }
 
 static int is_ip_literal(const char *host)
 {
-    return host[strspn(host, "0123456789.")] == 0 || strchr(host, ':') || !strcmp(host, "localhost");
+    return host[strspn(host, "0123456789.")] == 0 || !strcmp(host, "localhost");
 }
 
 /*

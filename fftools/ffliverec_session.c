@@ -732,23 +732,14 @@ static void probe_times(const char *path, const struct stat *st, LiveRecFile *f)
 static char *object_key(const LiveRecSession *s, const Output *out, const char *name)
 {
     const LiveRecConfig *cfg = s->cfg;
-    const char *p = cfg->storage_key_template;
     AVBPrint bp;
     char *key;
 
     if (!cfg->storage_endpoint)
         return NULL;
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    while (*p) {
-        if (av_strstart(p, "{DomainName}", &p))
-            av_bprintf(&bp, "%s", s->opts.domain);
-        else if (av_strstart(p, "{AppName}", &p))
-            av_bprintf(&bp, "%s", s->opts.app);
-        else if (av_strstart(p, "{StreamName}", &p))
-            av_bprintf(&bp, "%s", s->opts.stream);
-        else
-            av_bprint_chars(&bp, *p++, 1);
-    }
+    ff_liverec_expand_names(&bp, cfg->storage_key_template, s->opts.domain, s->opts.app,
+                            s->opts.stream);
     if (bp.len && bp.str[bp.len - 1] != '/')
         av_bprint_chars(&bp, '/', 1);
     if (out->task)
@@ -858,18 +849,8 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
         s.input_url = av_strdup(opts->input);
     } else if (cfg->pull_url) {
         AVBPrint bp;
-        const char *p = cfg->pull_url;
         av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-        while (*p) {
-            if (av_strstart(p, "{DomainName}", &p))
-                av_bprintf(&bp, "%s", opts->domain);
-            else if (av_strstart(p, "{AppName}", &p))
-                av_bprintf(&bp, "%s", opts->app);
-            else if (av_strstart(p, "{StreamName}", &p))
-                av_bprintf(&bp, "%s", opts->stream);
-            else
-                av_bprint_chars(&bp, *p++, 1);
-        }
+        ff_liverec_expand_names(&bp, cfg->pull_url, opts->domain, opts->app, opts->stream);
         av_bprint_finalize(&bp, &s.input_url);
     } else {
         av_log(NULL, AV_LOG_ERROR, "no input: give -i URL or an Origin PullUrl in %s\n", cfg->path);
