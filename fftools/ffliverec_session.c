@@ -76,6 +76,7 @@ struct LiveRecSession {
     int64_t last_status;
     int started;                    ///< outputs opened (record_start_succeeded was sent)
     int reading;                    ///< inside a push (not opening one)
+    int64_t outputs_checked;        ///< Unix second update_outputs() last ran, INT64_MIN: never
     int64_t last_packet;            ///< av_gettime_relative() of the last packet read
     int64_t *last_dts;              ///< per input stream, AV_TIME_BASE, AV_NOPTS_VALUE if none
     int64_t *last_raw_dts;          ///< the same in the stream's time base
@@ -398,12 +399,20 @@ static int open_input(LiveRecSession *s)
     return 0;
 }
 
-/* Open the outputs whose window is open now (a task's may open or close during a push). */
+/*
+ * Open the outputs whose window is open now (a task's may open or close during a push). Task
+ * windows are in seconds: once a second is enough, not for every packet.
+ */
 static void update_outputs(LiveRecSession *s, int64_t now)
 {
-    AVCodecParameters **par = av_calloc(s->ic->nb_streams, sizeof(*par));
-    AVRational *tb = av_calloc(s->ic->nb_streams, sizeof(*tb));
+    AVCodecParameters **par;
+    AVRational *tb;
 
+    if (now == s->outputs_checked)
+        return;
+    s->outputs_checked = now;
+    par = av_calloc(s->ic->nb_streams, sizeof(*par));
+    tb  = av_calloc(s->ic->nb_streams, sizeof(*tb));
     if (!par || !tb)
         goto end;
     for (unsigned i = 0; i < s->ic->nb_streams; i++) {
@@ -496,6 +505,7 @@ static int record_push(LiveRecSession *s)
     }
     for (unsigned i = 0; i < s->ic->nb_streams; i++)
         s->last_dts[i] = s->last_raw_dts[i] = AV_NOPTS_VALUE;
+    s->outputs_checked = INT64_MIN;
     update_outputs(s, av_gettime() / 1000000);
     s->reading     = 1;
     s->last_packet = av_gettime_relative();
@@ -528,6 +538,7 @@ static int record_push(LiveRecSession *s)
                              s->pushes + 1);
                 for (unsigned i = 0; i < s->ic->nb_streams; i++)
                     s->last_dts[i] = s->last_raw_dts[i] = AV_NOPTS_VALUE;
+                s->outputs_checked = INT64_MIN;     /* the next push's files open now */
                 s->pushes++;
                 s->bytes = 0;
                 s->push_start = av_gettime_relative();
