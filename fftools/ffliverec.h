@@ -327,10 +327,12 @@ int ff_liverec_event_push(LiveRecState *st, const LiveRecConfig *cfg, const Live
 int ff_liverec_event_status(LiveRecState *st, const LiveRecConfig *cfg, const char *domain,
                             const char *app, const char *stream, const char *record_event,
                             const char *detail, int64_t now_usec);
-/** The JSON body of an event with t and sign added (av_free() it), NULL on ENOMEM. */
-char *ff_liverec_event_sign(const LiveRecConfig *cfg, const char *body, int64_t t);
-/** MD5 hex of key followed by t (the cloud's callback signature) into sign[33]. */
-int ff_liverec_callback_sign(const char *key, int64_t t, char sign[33]);
+struct json_t;
+/**
+ * A callback or event body: the JSON object o (taken, may be NULL) with the cloud's expiry t and
+ * sign = MD5 hex of the Key followed by t, as text (av_free() it); NULL on error.
+ */
+char *ff_liverec_json_sign(const LiveRecConfig *cfg, struct json_t *o, int64_t t);
 
 /* What a running session shows the service (read from other threads). */
 enum LiveRecSessionPhase {

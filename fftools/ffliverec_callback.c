@@ -55,18 +55,15 @@ static size_t discard_cb(char *data, size_t size, size_t n, void *opaque)
 static char *callback_body(const LiveRecConfig *cfg, const LiveRecCallback *cb, int64_t t)
 {
     const LiveRecFile *f = &cb->file;
-    char sign[33], id[32];
+    char id[32];
     /* a spliced HLS recording lasts less than the wall clock from its start to its end */
     int64_t duration_ms = f->duration_ms >= 0 ? f->duration_ms :
                           FFMAX((f->end_usec - f->start_usec) / 1000, 0);
     json_t *o;
-    char *body, *ret;
 
     snprintf(id, sizeof(id), "%"PRId64, f->id);
-    if (ff_liverec_callback_sign(cfg->callback_key, t, sign) < 0)
-        return NULL;
     o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                  " s:s, s:s, s:s, s:s, s:s, s:I, s:s}",
+                  " s:s, s:s, s:s, s:s, s:s}",
                   "event_type", 100,
                   "app", f->domain,
                   "appname", f->app,
@@ -85,16 +82,8 @@ static char *callback_body(const LiveRecConfig *cfg, const LiveRecCallback *cb, 
                   "file_id", id,
                   "record_file_id", id,
                   "task_id", f->task_id,
-                  "stream_param", "",
-                  "t", (json_int_t)t,
-                  "sign", sign);
-    if (!o)
-        return NULL;
-    body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    ret = body ? av_strdup(body) : NULL;
-    free(body);
-    return ret;
+                  "stream_param", "");
+    return ff_liverec_json_sign(cfg, o, t);
 }
 
 /* POST body to the receiver: 1 if it answered 2xx, 0 if not (why in *err, *status) */
@@ -141,7 +130,7 @@ static void report(const LiveRecConfig *cfg, const char *what, int attempts, int
 static int event_step(Notifier *n, LiveRecState *st, LiveRecEvent *ev, int64_t now)
 {
     const LiveRecConfig *cfg = n->cfg;
-    char *body = ff_liverec_event_sign(cfg, ev->body, now + 600), what[64];
+    char *body = ff_liverec_json_sign(cfg, json_loads(ev->body, 0, NULL), now + 600), what[64];
     CURLcode res;
     long status;
     int delivered, give_up;

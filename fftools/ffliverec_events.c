@@ -39,7 +39,7 @@
 
 #include "ffliverec.h"
 
-int ff_liverec_callback_sign(const char *key, int64_t t, char sign[33])
+static int callback_sign(const char *key, int64_t t, char sign[33])
 {
     struct AVMD5 *md5 = av_md5_alloc();
     uint8_t sum[16];
@@ -154,12 +154,11 @@ int ff_liverec_event_status(LiveRecState *st, const LiveRecConfig *cfg, const ch
     return queue(st, 332, o, now_usec);
 }
 
-char *ff_liverec_event_sign(const LiveRecConfig *cfg, const char *body, int64_t t)
+char *ff_liverec_json_sign(const LiveRecConfig *cfg, json_t *o, int64_t t)
 {
-    json_t *o = json_loads(body, 0, NULL);
     char sign[33];
 
-    if (!o || !json_is_object(o) || ff_liverec_callback_sign(cfg->callback_key, t, sign) < 0) {
+    if (!o || !json_is_object(o) || callback_sign(cfg->callback_key, t, sign) < 0) {
         json_decref(o);
         return NULL;
     }
