@@ -349,6 +349,17 @@ static int do_flush(const LiveRecConfig *cfg)
     return ret;
 }
 
+/* a duration, unlike ffmpeg's -rw_timeout in microseconds: 3000000 would be 35 days */
+static int check_rw_timeout(void)
+{
+    if (opts.rw_timeout < 100000 || opts.rw_timeout > 3600000000LL) {
+        av_log(NULL, AV_LOG_ERROR, "-rw_timeout must be between 0.1 s and 1 hour (it is a "
+               "duration, like 3 or 2.5s or 00:00:03, not microseconds)\n");
+        return AVERROR(EINVAL);
+    }
+    return 0;
+}
+
 static int do_serve(LiveRecConfig *cfg)
 {
     LiveRecServeOptions so = {
@@ -361,11 +372,8 @@ static int do_serve(LiveRecConfig *cfg)
     LiveRecState *st = NULL;
     int ret;
 
-    if (opts.rw_timeout < 100000 || opts.rw_timeout > 3600000000LL) {
-        av_log(NULL, AV_LOG_ERROR, "-rw_timeout must be between 0.1 s and 1 hour (it is a "
-               "duration, like 3 or 2.5s or 00:00:03, not microseconds)\n");
-        return AVERROR(EINVAL);
-    }
+    if ((ret = check_rw_timeout()) < 0)
+        return ret;
     if (opts.stats_period < 0) {
         av_log(NULL, AV_LOG_ERROR, "-stats_period must not be negative\n");
         return AVERROR(EINVAL);
@@ -406,12 +414,8 @@ static int do_record(const LiveRecConfig *cfg)
     av_bprint_finalize(&why, NULL);
     if (ret < 0)
         return ret;
-    /* a duration, unlike ffmpeg's -rw_timeout in microseconds: 3000000 would be 35 days */
-    if (opts.rw_timeout < 100000 || opts.rw_timeout > 3600000000LL) {
-        av_log(NULL, AV_LOG_ERROR, "-rw_timeout must be between 0.1 s and 1 hour (it is a "
-               "duration, like 3 or 2.5s or 00:00:03, not microseconds)\n");
-        return AVERROR(EINVAL);
-    }
+    if ((ret = check_rw_timeout()) < 0)
+        return ret;
     if ((ret = open_state(&so.state, &dir)) < 0)
         return ret;
     signal(SIGINT, signal_handler);
