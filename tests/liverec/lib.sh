@@ -252,6 +252,17 @@ lr_wait_log() {
     done
 }
 
+# Wait up to SECONDS for at least N lines matching PATTERN (grep) in $LR_DIR/LOG, or fail:
+# lr_wait_count LOG PATTERN N SECONDS
+lr_wait_count() {
+    _ci=0
+    until [ "$(cat "$LR_DIR/$1" 2>/dev/null | grep -c "$2")" -ge "$3" ]; do
+        [ $_ci -lt $(($4 * 10)) ] || lr_fail "fewer than $3 '$2' in $1 after $4 s"
+        sleep 0.1
+        _ci=$((_ci + 1))
+    done
+}
+
 # ffprobe helpers
 lr_duration() { # FILE -> container duration in seconds
     "$LR_FFPROBE" -v error -show_entries format=duration -of default=nw=1:nk=1 "$1"

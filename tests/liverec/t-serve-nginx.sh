@@ -42,15 +42,6 @@ X
 lr_serve_start "$LR_DIR/serve.xml" serve.log -stats_period 5
 lr_wait_log serve.log "serving .*1 origin" 5
 
-# Wait up to SECONDS for at least N lines matching PATTERN in $LR_DIR/LOG: wait_count LOG PATTERN N SECONDS
-wait_count() {
-    _i=0
-    until [ "$(cat "$LR_DIR/$1" 2>/dev/null | grep -c "$2")" -ge "$3" ]; do
-        [ $_i -lt $(($4 * 10)) ] || lr_fail "fewer than $3 '$2' in $1 after $4 s"
-        sleep 0.1
-        _i=$((_i + 1))
-    done
-}
 # one push of b in the background (each a tracked PID, so that a failing test stops it)
 push_b() {
     lr_log "push b #$1 for 5 s"
@@ -78,12 +69,12 @@ wait $pp || lr_fail "push of private failed (see push-private.log)"
 lr_log "pushes done after $(( $(date +%s) - t0 )) s"
 
 # both sessions end once no push came back within 8 s; their last events are delivered
-wait_count serve.log "session of example.com/live/a ended" 1 40
-wait_count serve.log "session of example.com/live/b ended" 1 40
+lr_wait_count serve.log "session of example.com/live/a ended" 1 40
+lr_wait_count serve.log "session of example.com/live/b ended" 1 40
 lr_log "sessions ended $(( $(date +%s) - t0 )) s after the pushes started"
 # both record_ended events delivered, and the final HLS files' events (queued just before them)
-wait_count callbacks.jsonl '"record_ended"' 2 10
-wait_count callbacks.jsonl '"file_format": "hls"' 2 10
+lr_wait_count callbacks.jsonl '"record_ended"' 2 10
+lr_wait_count callbacks.jsonl '"file_format": "hls"' 2 10
 grep -q "no rule or task records it" "$LR_DIR/serve.log" || lr_fail "no log line for the excluded push"
 grep "example.com/live/private" "$LR_DIR/serve.log" | grep -q "recording starts" &&
     lr_fail "a session was started for the excluded stream"

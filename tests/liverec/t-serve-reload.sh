@@ -42,22 +42,13 @@ write_config "$LR_DIR/hls.xml" '<HlsParam/><HlsSpecialParam FlowContinueDuration
 write_config "$LR_DIR/bad-ref.xml" "<Mp4Param/>" 9
 sed 's|</Template>|</Templat>|' "$LR_DIR/mp4.xml" > "$LR_DIR/bad-xml.xml"
 
-# Wait up to SECONDS for at least N lines matching PATTERN in $LR_DIR/LOG: wait_count LOG PATTERN N SECONDS
-wait_count() {
-    _i=0
-    until [ "$(cat "$LR_DIR/$1" 2>/dev/null | grep -c "$2")" -ge "$3" ]; do
-        [ $_i -lt $(($4 * 10)) ] || lr_fail "fewer than $3 '$2' in $1 after $4 s"
-        sleep 0.1
-        _i=$((_i + 1))
-    done
-}
 # use FILE as the configuration and send SIGHUP; wait for the Nth "reloaded" or "refused"
 reload() { # FILE reloaded|refused N
     cp "$LR_DIR/$1" "$cfg"
     kill -HUP $LR_SERVE_PID
     case $2 in
-        reloaded) wait_count serve.log "configuration reloaded" $3 5 ;;
-        refused) wait_count serve.log "the new configuration is refused; the one in force stays" $3 5 ;;
+        reloaded) lr_wait_count serve.log "configuration reloaded" $3 5 ;;
+        refused) lr_wait_count serve.log "the new configuration is refused; the one in force stays" $3 5 ;;
     esac
     kill -0 $LR_SERVE_PID 2>/dev/null || lr_fail "ffliverec -serve is gone after SIGHUP with $1"
     lr_log "SIGHUP with $1: $2"
@@ -67,7 +58,7 @@ count() { # FOLDER EXT: finished files
 }
 # A recorded push of cam ends when the session says so (the next push must not race its end).
 ended() { # N
-    wait_count serve.log "session of example.com/live/cam ended" $1 30
+    lr_wait_count serve.log "session of example.com/live/cam ended" $1 30
 }
 
 cp "$LR_DIR/none.xml" "$cfg"
@@ -76,7 +67,7 @@ lr_wait_log serve.log "serving .*1 origin" 5
 
 # 1. a template without formats: the push is seen, nothing is recorded
 lr_push cam 4
-wait_count serve.log "example.com/live/cam: the push ended" 1 5
+lr_wait_count serve.log "example.com/live/cam: the push ended" 1 5
 grep -q "example.com/live/cam is live (hook); no rule or task records it" "$LR_DIR/serve.log" ||
     lr_fail "no 'no rule or task records it' for the first push"
 [ -e "$cam" ] && lr_fail "something was recorded under the first configuration: $(find "$cam")"
@@ -109,7 +100,7 @@ lr_log "push 3: still recorded as MP4 after two refused files"
 cp "$LR_DIR/mp4.xml" "$cfg"
 lr_push_bg cam 10
 p4=$LR_LAST_PID
-wait_count serve.log "recording mp4 into $cam/mp4/" 3 10
+lr_wait_count serve.log "recording mp4 into $cam/mp4/" 3 10
 sleep 3
 reload hls.xml reloaded 2
 wait $p4 || lr_fail "push 4 failed (see push-cam.log)"
