@@ -66,6 +66,8 @@ typedef struct LiveRecOptions {
     int   flush;
     int64_t rw_timeout;
     int   serve;
+    int   status;
+    int   export;
     char *listen;
     int64_t stats_period;
 } LiveRecOptions;
@@ -141,7 +143,13 @@ static const OptionDef options[] = {
     { "serve",  OPT_TYPE_BOOL,   0, { &opts.serve },
       "run as a service: record every push the origins' hooks announce, until SIGINT/SIGTERM" },
     { "listen", OPT_TYPE_STRING, 0, { &opts.listen },
-      "address of the service's HTTP listener (hooks; default 127.0.0.1:8090)", "host:port" },
+      "address of the service's HTTP listener (hooks, API, status page; default "
+      "127.0.0.1:8090)", "host:port" },
+    { "status", OPT_TYPE_BOOL,   0, { &opts.status },
+      "print the summary of the service on -listen's address and exit" },
+    { "export", OPT_TYPE_BOOL,   0, { &opts.export },
+      "print the configuration in force (the file's and the API's objects of -state) as XML "
+      "and exit" },
     { "stats_period", OPT_TYPE_TIME, OPT_EXPERT, { &opts.stats_period },
       "time between the service's status lines (default 10 s, 0: none)", "duration" },
     { NULL, },
@@ -153,8 +161,10 @@ static void show_usage(void)
     av_log(NULL, AV_LOG_INFO, "usage: %s -config FILE -check\n"
            "       %s -config FILE -match DOMAIN/APP/STREAM\n"
            "       %s -config FILE -domain DOMAIN -app APP -stream STREAM [-i URL] [-spool FOLDER]\n"
-           "       %s -config FILE -serve [-listen 127.0.0.1:8090] [-state FOLDER] [-spool FOLDER]\n",
-           program_name, program_name, program_name, program_name);
+           "       %s -config FILE -serve [-listen 127.0.0.1:8090] [-state FOLDER] [-spool FOLDER]\n"
+           "       %s -status [-listen 127.0.0.1:8090]\n"
+           "       %s -config FILE -state FOLDER -export\n",
+           program_name, program_name, program_name, program_name, program_name, program_name);
     av_log(NULL, AV_LOG_INFO, "\n");
 }
 
@@ -360,6 +370,35 @@ static int check_rw_timeout(void)
     return 0;
 }
 
+/* The API's objects kept in the state folder, with the file's, as a configuration file. */
+static int do_export(const LiveRecConfig *file)
+{
+    LiveRecConfig *cfg = ff_liverec_config_dup(file);
+    LiveRecState *st = NULL;
+    const char *dir;
+    AVBPrint xml;
+    int ret;
+
+    if (!cfg)
+        return AVERROR(ENOMEM);
+    av_bprint_init(&xml, 0, AV_BPRINT_SIZE_UNLIMITED);
+    if ((ret = open_state(&st, &dir)) >= 0 && (ret = ff_liverec_objects_merge(st, cfg)) >= 0 &&
+        (ret = ff_liverec_objects_export(cfg, &xml)) >= 0)
+        fwrite(xml.str, 1, xml.len, stdout);
+    av_bprint_finalize(&xml, NULL);
+    ff_liverec_state_close(&st);
+    ff_liverec_config_free(&cfg);
+    return ret;
+}
+
+/* The API and the status page answer anyone who reaches the listener: off this machine only
+ * with keys that are not in the environment of whoever started it by hand */
+static int listen_is_local(const char *listen)
+{
+    return av_strstart(listen, "127.", NULL) || av_strstart(listen, "[::1]:", NULL) ||
+           av_strstart(listen, "localhost:", NULL);
+}
+
 static int do_serve(LiveRecConfig *cfg)
 {
     LiveRecServeOptions so = {
@@ -374,6 +413,11 @@ static int do_serve(LiveRecConfig *cfg)
 
     if ((ret = check_rw_timeout()) < 0)
         return ret;
+    if (!listen_is_local(so.listen) && !cfg->credentials_file) {
+        av_log(NULL, AV_LOG_ERROR, "-listen %s is reachable from other machines: the API needs "
+               "its keys in a Service CredentialsFile (see the manual, \"The API\")\n", so.listen);
+        return AVERROR(EINVAL);
+    }
     if (opts.stats_period < 0) {
         av_log(NULL, AV_LOG_ERROR, "-stats_period must not be negative\n");
         return AVERROR(EINVAL);
@@ -461,6 +505,10 @@ int main(int argc, char **argv)
         ret = do_list();
         goto end;
     }
+    if (opts.status) {
+        ret = ff_liverec_status_print(opts.listen ? opts.listen : "127.0.0.1:8090");
+        goto end;
+    }
     if (!opts.config) {
         show_usage();
         av_log(NULL, AV_LOG_ERROR, "Use -config FILE; -h for all options, 'man %s' for more.\n",
@@ -473,7 +521,9 @@ int main(int argc, char **argv)
     if ((ret = ff_liverec_config_load(&cfg, opts.config, now)) < 0)
         goto end;
 
-    if (opts.match) {
+    if (opts.export) {
+        ret = do_export(cfg);
+    } else if (opts.match) {
         ret = do_match(cfg, now);
     } else if (opts.serve) {
         ret = do_serve(cfg);

@@ -27,6 +27,7 @@
 #include "libavutil/bprint.h"
 #include "libavutil/buffer.h"
 #include "libavutil/dict.h"
+#include "libavutil/thread.h"
 
 /* The recording model of DESIGN.md section 3; names follow the cloud API. */
 
@@ -52,13 +53,15 @@ typedef struct LiveRecTemplate {
     char   *description;
     LiveRecFormatParam param[LIVEREC_NB_FORMATS];
     int     flow_continue_duration;   ///< HlsSpecialParam, seconds (splice timeout)
-    int     line;
+    int     line;                     ///< in the configuration file, 0: made through the API
+    int64_t created, updated;         ///< Unix seconds (made through the API)
 } LiveRecTemplate;
 
 typedef struct LiveRecRule {
     char   *domain, *app, *stream;    ///< "" = wildcard
     int64_t template_id;
-    int     line;
+    int     line;                     ///< in the configuration file, 0: made through the API
+    int64_t created, updated;         ///< Unix seconds (made through the API)
 } LiveRecRule;
 
 typedef struct LiveRecTask {
@@ -69,7 +72,10 @@ typedef struct LiveRecTask {
     int64_t template_id;
     int     stream_type;
     char   *extension;
-    int     line;
+    int     line;                     ///< in the configuration file, 0: made through the API
+    int64_t created;                  ///< Unix seconds (made through the API)
+    int64_t stopped;                  ///< Unix seconds of its StopRecordTask (end_time is then
+                                      ///< at most that), 0: not stopped
 } LiveRecTask;
 
 /* An origin that feeds the service (ffliverec -serve): its hooks and its status page. */
@@ -106,6 +112,7 @@ typedef struct LiveRecConfig {
     int     origin_line, storage_line;
     int     max_sessions;             ///< Service MaxSessions
     char   *hook_token;               ///< Service HookToken, NULL: hooks need no token
+    char   *credentials_file;         ///< Service CredentialsFile: the API's keys, NULL: none
     int     callback_events;          ///< LIVEREC_EVENT_* flags
     char   *storage_endpoint;         ///< NULL: no storage, files stay in the spool folder
     char   *storage_bucket;
@@ -136,6 +143,13 @@ int ff_liverec_config_load(LiveRecConfig **cfg, const char *path, int64_t now);
 
 void ff_liverec_config_free(LiveRecConfig **cfg);
 
+/** A deep copy of cfg (the service adds the API's objects to a copy of the file's), NULL on ENOMEM. */
+LiveRecConfig *ff_liverec_config_dup(const LiveRecConfig *cfg);
+/** Append a copy of t, r or task to cfg. */
+int ff_liverec_config_add_template(LiveRecConfig *cfg, const LiveRecTemplate *t);
+int ff_liverec_config_add_rule(LiveRecConfig *cfg, const LiveRecRule *r);
+int ff_liverec_config_add_task(LiveRecConfig *cfg, const LiveRecTask *t);
+
 /**
  * The configuration in force, for threads that follow reloads (the service's workers): a
  * reference-counted snapshot (AVBufferRef whose data is the LiveRecConfig) behind a lock.
@@ -148,12 +162,17 @@ AVBufferRef *ff_liverec_config_holder_get(LiveRecConfigHolder *h);
 /** Put ref (a snapshot) in force; the holder takes the reference. */
 void ff_liverec_config_holder_set(LiveRecConfigHolder *h, AVBufferRef *ref);
 void ff_liverec_config_holder_free(LiveRecConfigHolder **h);
+/** Changes with every ff_liverec_config_holder_set(): one atomic load. */
+unsigned ff_liverec_config_holder_generation(LiveRecConfigHolder *h);
 
 const LiveRecTemplate *ff_liverec_find_template(const LiveRecConfig *cfg, int64_t id);
 
 /** Append tmpl to bp with {DomainName}, {AppName} and {StreamName} replaced (PullUrl, KeyTemplate). */
 void ff_liverec_expand_names(AVBPrint *bp, const char *tmpl, const char *domain, const char *app,
                              const char *stream);
+
+/** Check a VodFileName: no path separator, known placeholders. 0 or AVERROR(EINVAL) (why). */
+int ff_liverec_check_vod_file_name(const char *v, AVBPrint *why);
 
 /** 1 if the template records at least one format, 0 if it is an exclusion template. */
 int ff_liverec_template_records(const LiveRecTemplate *t);
@@ -264,6 +283,27 @@ int  ff_liverec_state_next_event(LiveRecState *st, int64_t now, LiveRecEvent *ev
 int  ff_liverec_state_event_done(LiveRecState *st, int64_t id, int delivered, int give_up,
                                  int64_t next_try, int64_t now_usec);
 int  ff_liverec_state_events_pending(LiveRecState *st);
+struct json_t;
+
+/** What to look for in the catalog: NULL strings and 0 times match anything. */
+typedef struct LiveRecSearch {
+    const char *domain, *app, *stream, *task_id, *format;
+    int64_t     from_usec, to_usec;     ///< recordings that overlap [from, to) (wall clock)
+    int64_t     id;                     ///< one recording, 0: any
+    int         offset, limit;          ///< paging
+    int         ascending;              ///< oldest first (else newest first)
+} LiveRecSearch;
+
+/**
+ * Recordings of the catalog (not deleted) that match, in the order asked: a JSON array of objects with
+ * the catalog's columns ("id", "domain", "app", "stream", "task_id", "format", "local_path",
+ * "object_key", "url", "size", "status", "created", "start_usec", "end_usec", "duration_ms",
+ * "expires") in *rows (json_decref() it) and the number that match in *total.
+ */
+int  ff_liverec_state_search(LiveRecState *st, const LiveRecSearch *q, struct json_t **rows,
+                             int64_t *total);
+/** The connection's SQLite handle, for the catalog's other tables (ffliverec_objects.c). */
+struct sqlite3 *ff_liverec_state_handle(LiveRecState *st);
 /** Print the catalog (the cloud API's "query recording files"). */
 int  ff_liverec_state_list(LiveRecState *st);
 void ff_liverec_file_free(LiveRecFile *f);
@@ -334,6 +374,41 @@ struct json_t;
  */
 char *ff_liverec_json_sign(const LiveRecConfig *cfg, struct json_t *o, int64_t t);
 
+/*
+ * The service's counters for GET /metrics (ffliverec_status.c owns them): incremented where the
+ * work is done, read by the listener. Process-wide and monotonic, as Prometheus counters are.
+ */
+enum LiveRecMetricResult { LIVEREC_RESULT_OK, LIVEREC_RESULT_FAILED, LIVEREC_NB_RESULTS };
+enum LiveRecMetricEvent {
+    LIVEREC_METRIC_EVENT_100, LIVEREC_METRIC_EVENT_332, LIVEREC_METRIC_EVENT_1,
+    LIVEREC_METRIC_EVENT_0, LIVEREC_NB_METRIC_EVENTS,
+};
+enum LiveRecMetricRequest {
+    LIVEREC_REQUEST_OK,                 ///< done
+    LIVEREC_REQUEST_REFUSED,            ///< bad input (400, a cloud InvalidParameter...)
+    LIVEREC_REQUEST_DENIED,             ///< bad token or signature
+    LIVEREC_REQUEST_ERROR,              ///< our failure (500, InternalError)
+    LIVEREC_NB_REQUEST_RESULTS,
+};
+
+typedef struct LiveRecMetrics {
+    atomic_int_least64_t recordings_started;            ///< outputs opened
+    atomic_int_least64_t recordings_failed;             ///< outputs that could not start or failed
+    atomic_int_least64_t files[LIVEREC_NB_FORMATS];     ///< finished files put in the catalog
+    atomic_int_least64_t bytes[LIVEREC_NB_FORMATS];     ///< their sizes
+    atomic_int_least64_t uploads[LIVEREC_NB_RESULTS];   ///< upload attempts by result
+    atomic_int_least64_t upload_bytes;                  ///< bytes of files uploaded
+    atomic_int_least64_t callbacks[LIVEREC_NB_METRIC_EVENTS][LIVEREC_NB_RESULTS];
+    atomic_int_least64_t hooks[LIVEREC_NB_REQUEST_RESULTS];
+    atomic_int_least64_t api[LIVEREC_NB_REQUEST_RESULTS];
+    atomic_int_least64_t start_usec;                    ///< av_gettime() at start
+} LiveRecMetrics;
+
+extern LiveRecMetrics ff_liverec_metrics;
+
+#define LIVEREC_COUNT(counter, n) atomic_fetch_add_explicit(&ff_liverec_metrics.counter, (n), \
+                                                            memory_order_relaxed)
+
 /* What a running session shows the service (read from other threads). */
 enum LiveRecSessionPhase {
     LIVEREC_SESSION_CONNECTING,
@@ -348,6 +423,10 @@ typedef struct LiveRecSessionStats {
     atomic_int     open;                ///< recordings open
     atomic_int_least64_t bytes;         ///< of the current push
     atomic_int_least64_t push_start;    ///< av_gettime_relative() at the current push's start
+    atomic_uint    tasks_gen;           ///< the tasks' generation the session has applied
+    pthread_mutex_t lock;               ///< guards outputs (set up by the stats' owner)
+    /** JSON array of its recordings, each {"Format","TaskId","Url","Open","Failed"} (av_free) */
+    char          *outputs;
 } LiveRecSessionStats;
 
 typedef struct LiveRecSessionOptions {
@@ -361,6 +440,8 @@ typedef struct LiveRecSessionOptions {
     atomic_int *wake;                   ///< set when a push was announced: retry now (or NULL)
     atomic_int *gone;                   ///< set when the origin said the push ended (or NULL)
     LiveRecSessionStats *stats;         ///< shown by the service (NULL: a status line instead)
+    LiveRecConfigHolder *tasks;         ///< the configuration in force: its tasks apply at once
+                                        ///< (NULL: the tasks of cfg only)
     LiveRecState *state;                ///< the catalog finished files are added to
     LiveRecWorker *uploader;            ///< told when files were added (NULL: no storage)
     LiveRecWorker *notifier;            ///< told when callbacks were queued (NULL: none)

@@ -139,6 +139,9 @@ static int event_step(Notifier *n, LiveRecState *st, LiveRecEvent *ev, int64_t n
     give_up   = !delivered && ev->attempts + 1 >= cfg->callback_max_attempts;
     snprintf(what, sizeof(what), "event %d (#%"PRId64")", ev->event_type, ev->id);
     report(cfg, what, ev->attempts, ev->queued_usec, delivered, give_up, res, status);
+    LIVEREC_COUNT(callbacks[ev->event_type == 332 ? LIVEREC_METRIC_EVENT_332 :
+                            ev->event_type == 1 ? LIVEREC_METRIC_EVENT_1 : LIVEREC_METRIC_EVENT_0]
+                           [delivered ? LIVEREC_RESULT_OK : LIVEREC_RESULT_FAILED], 1);
     ff_liverec_state_event_done(st, ev->id, delivered, give_up,
                                 now + cfg->callback_retry_interval, av_gettime());
     av_free(body);
@@ -194,6 +197,8 @@ static int callback_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     give_up   = !delivered && cb.attempts + 1 >= cfg->callback_max_attempts;
     snprintf(what, sizeof(what), "callback for %s", cb.file.local_path);
     report(cfg, what, cb.attempts, cb.queued_usec, delivered, give_up, res, status);
+    LIVEREC_COUNT(callbacks[LIVEREC_METRIC_EVENT_100][delivered ? LIVEREC_RESULT_OK :
+                                                                  LIVEREC_RESULT_FAILED], 1);
     ff_liverec_state_callback_done(st, cb.id, delivered, give_up,
                                    now + cfg->callback_retry_interval, av_gettime());
     av_free(body);

@@ -303,6 +303,8 @@ static int parse_settings(LiveRecConfig *cfg, xmlNodePtr n)
         cfg->max_sessions = attr_int(n, "MaxSessions", 200);
         if (has_attr(n, "HookToken") && !(cfg->hook_token = attr(n, "HookToken")))
             return AVERROR(ENOMEM);
+        if (has_attr(n, "CredentialsFile") && !(cfg->credentials_file = attr(n, "CredentialsFile")))
+            return AVERROR(ENOMEM);
         return 0;
     } else if (is_element(n, "Storage")) {
         cfg->storage_line         = xmlGetLineNo(n);
@@ -324,8 +326,7 @@ static int parse_settings(LiveRecConfig *cfg, xmlNodePtr n)
 }
 
 /* {Name} placeholders of a template string must be among allowed; "." / ".." segments refused */
-static void check_placeholders(Loader *l, int line, const char *what, const char *s,
-                               const char *const *allowed)
+static int placeholders_ok(const char *s, const char *const *allowed, AVBPrint *why)
 {
     const char *p = s, *seg = s;
 
@@ -333,34 +334,58 @@ static void check_placeholders(Loader *l, int line, const char *what, const char
         const char *end = strchr(p, '}');
         int ok = 0;
         if (!end) {
-            sem_error(l, line, "%s '%s': '{' without '}'", what, s);
-            return;
+            av_bprintf(why, "'{' without '}'");
+            return AVERROR(EINVAL);
         }
         for (int i = 0; allowed[i]; i++)
             ok |= strlen(allowed[i]) == end - p - 1 && !strncmp(p + 1, allowed[i], end - p - 1);
-        if (!ok)
-            sem_error(l, line, "%s '%s': unknown placeholder %.*s", what, s, (int)(end - p + 1), p);
+        if (!ok) {
+            av_bprintf(why, "unknown placeholder %.*s", (int)FFMIN(end - p + 1, 64), p);
+            return AVERROR(EINVAL);
+        }
         p = end + 1;
     }
     for (p = s; ; p++) {
         if (*p == '/' || !*p) {
-            if ((p - seg == 1 && seg[0] == '.') || (p - seg == 2 && seg[0] == '.' && seg[1] == '.'))
-                sem_error(l, line, "%s '%s': '.' and '..' segments are not allowed", what, s);
+            if ((p - seg == 1 && seg[0] == '.') || (p - seg == 2 && seg[0] == '.' && seg[1] == '.')) {
+                av_bprintf(why, "'.' and '..' segments are not allowed");
+                return AVERROR(EINVAL);
+            }
             seg = p + 1;
         }
         if (!*p)
             break;
     }
+    return 0;
 }
 
-static void check_meaning(Loader *l, LiveRecConfig *cfg, int64_t now)
+static void check_placeholders(Loader *l, int line, const char *what, const char *s,
+                               const char *const *allowed)
 {
-    static const char *const key_fields[] = { "DomainName", "AppName", "StreamName", NULL };
+    AVBPrint why;
+    av_bprint_init(&why, 0, AV_BPRINT_SIZE_AUTOMATIC);
+    if (placeholders_ok(s, allowed, &why) < 0)
+        sem_error(l, line, "%s '%s': %s", what, s, why.str);
+    av_bprint_finalize(&why, NULL);
+}
+
+int ff_liverec_check_vod_file_name(const char *v, AVBPrint *why)
+{
     static const char *const name_fields[] = {
         "StreamID", "StartYear", "StartMonth", "StartDay", "StartHour", "StartMinute",
         "StartSecond", "StartMillisecond", "EndYear", "EndMonth", "EndDay", "EndHour",
         "EndMinute", "EndSecond", "EndMillisecond", NULL
     };
+    if (strchr(v, '/') || strchr(v, '\\')) {
+        av_bprintf(why, "may not contain a path separator");
+        return AVERROR(EINVAL);
+    }
+    return placeholders_ok(v, name_fields, why);
+}
+
+static void check_meaning(Loader *l, LiveRecConfig *cfg, int64_t now)
+{
+    static const char *const key_fields[] = { "DomainName", "AppName", "StreamName", NULL };
 
     if (cfg->storage_key_template)
         check_placeholders(l, cfg->storage_line, "Storage KeyTemplate", cfg->storage_key_template, key_fields);
@@ -382,12 +407,14 @@ static void check_meaning(Loader *l, LiveRecConfig *cfg, int64_t now)
                           t->id, cfg->templates[j].line);
         for (int f = 0; f < LIVEREC_NB_FORMATS; f++) {
             const char *v = t->param[f].vod_file_name;
+            AVBPrint why;
             if (!v)
                 continue;
-            if (strchr(v, '/') || strchr(v, '\\'))
-                sem_error(l, t->line, "template %"PRId64": %s VodFileName '%s' may not contain "
-                          "a path separator", t->id, param_elements[f], v);
-            check_placeholders(l, t->line, "VodFileName", v, name_fields);
+            av_bprint_init(&why, 0, AV_BPRINT_SIZE_AUTOMATIC);
+            if (ff_liverec_check_vod_file_name(v, &why) < 0)
+                sem_error(l, t->line, "template %"PRId64": %s VodFileName '%s': %s", t->id,
+                          param_elements[f], v, why.str);
+            av_bprint_finalize(&why, NULL);
         }
     }
     for (int i = 0; i < cfg->nb_rules; i++) {
@@ -531,6 +558,7 @@ void ff_liverec_config_free(LiveRecConfig **pcfg)
     }
     av_freep(&cfg->origins);
     av_freep(&cfg->hook_token);
+    av_freep(&cfg->credentials_file);
     av_freep(&cfg->templates);
     av_freep(&cfg->rules);
     av_freep(&cfg->tasks);
@@ -543,6 +571,120 @@ void ff_liverec_config_free(LiveRecConfig **pcfg)
     av_freep(&cfg->callback_url);
     av_freep(&cfg->callback_key);
     av_freep(pcfg);
+}
+
+static int dup_str(char **dst, const char *src)
+{
+    if (!src)
+        return 0;
+    return (*dst = av_strdup(src)) ? 0 : AVERROR(ENOMEM);
+}
+
+int ff_liverec_config_add_template(LiveRecConfig *cfg, const LiveRecTemplate *src)
+{
+    LiveRecTemplate *t;
+    int ret;
+
+    GROW(cfg->templates, cfg->nb_templates);
+    t  = &cfg->templates[cfg->nb_templates++];
+    *t = *src;
+    t->name = t->description = NULL;
+    for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
+        t->param[f].vod_file_name = NULL;
+    if ((ret = dup_str(&t->name, src->name)) < 0 ||
+        (ret = dup_str(&t->description, src->description)) < 0)
+        return ret;
+    for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
+        if ((ret = dup_str(&t->param[f].vod_file_name, src->param[f].vod_file_name)) < 0)
+            return ret;
+    return 0;
+}
+
+int ff_liverec_config_add_rule(LiveRecConfig *cfg, const LiveRecRule *src)
+{
+    LiveRecRule *r;
+    int ret;
+
+    GROW(cfg->rules, cfg->nb_rules);
+    r  = &cfg->rules[cfg->nb_rules++];
+    *r = *src;
+    r->domain = r->app = r->stream = NULL;
+    if ((ret = dup_str(&r->domain, src->domain)) < 0 || (ret = dup_str(&r->app, src->app)) < 0 ||
+        (ret = dup_str(&r->stream, src->stream)) < 0)
+        return ret;
+    return 0;
+}
+
+int ff_liverec_config_add_task(LiveRecConfig *cfg, const LiveRecTask *src)
+{
+    LiveRecTask *t;
+    int ret;
+
+    GROW(cfg->tasks, cfg->nb_tasks);
+    t  = &cfg->tasks[cfg->nb_tasks++];
+    *t = *src;
+    t->id = t->domain = t->app = t->stream = t->extension = NULL;
+    if ((ret = dup_str(&t->id, src->id)) < 0 || (ret = dup_str(&t->domain, src->domain)) < 0 ||
+        (ret = dup_str(&t->app, src->app)) < 0 || (ret = dup_str(&t->stream, src->stream)) < 0 ||
+        (ret = dup_str(&t->extension, src->extension)) < 0)
+        return ret;
+    return 0;
+}
+
+LiveRecConfig *ff_liverec_config_dup(const LiveRecConfig *src)
+{
+    LiveRecConfig *cfg = av_mallocz(sizeof(*cfg));
+    int ret = 0;
+
+    if (!cfg)
+        return NULL;
+    *cfg = *src;
+    /* nothing of src's is shared: every pointer is copied below or left NULL */
+    cfg->origins   = NULL;
+    cfg->templates = NULL;
+    cfg->rules     = NULL;
+    cfg->tasks     = NULL;
+    cfg->nb_origins = cfg->nb_templates = cfg->nb_rules = cfg->nb_tasks = 0;
+    cfg->path = cfg->pull_url = cfg->hook_token = cfg->credentials_file = NULL;
+    cfg->storage_endpoint = cfg->storage_bucket = cfg->storage_key_template = NULL;
+    cfg->storage_region = cfg->callback_url = cfg->callback_key = NULL;
+    if ((ret = dup_str(&cfg->path, src->path)) < 0 ||
+        (ret = dup_str(&cfg->pull_url, src->pull_url)) < 0 ||
+        (ret = dup_str(&cfg->hook_token, src->hook_token)) < 0 ||
+        (ret = dup_str(&cfg->credentials_file, src->credentials_file)) < 0 ||
+        (ret = dup_str(&cfg->storage_endpoint, src->storage_endpoint)) < 0 ||
+        (ret = dup_str(&cfg->storage_bucket, src->storage_bucket)) < 0 ||
+        (ret = dup_str(&cfg->storage_key_template, src->storage_key_template)) < 0 ||
+        (ret = dup_str(&cfg->storage_region, src->storage_region)) < 0 ||
+        (ret = dup_str(&cfg->callback_url, src->callback_url)) < 0 ||
+        (ret = dup_str(&cfg->callback_key, src->callback_key)) < 0)
+        goto fail;
+    if (src->nb_origins) {
+        if (!(cfg->origins = av_calloc(src->nb_origins, sizeof(*cfg->origins))))
+            goto fail;
+        for (int i = 0; i < src->nb_origins; i++) {
+            const LiveRecOrigin *a = &src->origins[i];
+            LiveRecOrigin *o = &cfg->origins[cfg->nb_origins++];
+            o->type = a->type;
+            o->line = a->line;
+            if (dup_str(&o->name, a->name) < 0 || dup_str(&o->pull_url, a->pull_url) < 0 ||
+                dup_str(&o->status_url, a->status_url) < 0 || dup_str(&o->domain, a->domain) < 0)
+                goto fail;
+        }
+    }
+    for (int i = 0; i < src->nb_templates; i++)
+        if (ff_liverec_config_add_template(cfg, &src->templates[i]) < 0)
+            goto fail;
+    for (int i = 0; i < src->nb_rules; i++)
+        if (ff_liverec_config_add_rule(cfg, &src->rules[i]) < 0)
+            goto fail;
+    for (int i = 0; i < src->nb_tasks; i++)
+        if (ff_liverec_config_add_task(cfg, &src->tasks[i]) < 0)
+            goto fail;
+    return cfg;
+fail:
+    ff_liverec_config_free(&cfg);
+    return NULL;
 }
 
 const LiveRecTemplate *ff_liverec_find_template(const LiveRecConfig *cfg, int64_t id)
@@ -648,6 +790,7 @@ int ff_liverec_task_matches(const LiveRecTask *t, const char *domain, const char
 struct LiveRecConfigHolder {
     pthread_mutex_t lock;
     AVBufferRef *ref;
+    atomic_uint gen;
 };
 
 static void keep_config(void *opaque, uint8_t *data)
@@ -684,7 +827,13 @@ void ff_liverec_config_holder_set(LiveRecConfigHolder *h, AVBufferRef *ref)
     pthread_mutex_lock(&h->lock);
     av_buffer_unref(&h->ref);
     h->ref = ref;
+    atomic_fetch_add(&h->gen, 1);
     pthread_mutex_unlock(&h->lock);
+}
+
+unsigned ff_liverec_config_holder_generation(LiveRecConfigHolder *h)
+{
+    return atomic_load(&h->gen);
 }
 
 void ff_liverec_config_holder_free(LiveRecConfigHolder **ph)

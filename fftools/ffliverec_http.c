@@ -43,6 +43,7 @@
 #include "ffliverec_serve.h"
 
 #define BODY_MAX (64 << 10)
+#define HTTP_THREADS 4
 
 struct LiveRecHttp {
     struct MHD_Daemon *daemon;
@@ -61,12 +62,28 @@ typedef struct Route {
     int (*handler)(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp);
 } Route;
 
+/* a path ending in '/' is a prefix: the handler reads the rest */
 static const Route routes[] = {
+    { "POST", "/",                       ff_liverec_api_request },
+    { "GET",  "/",                       ff_liverec_status_page },
+    { "GET",  "/status.json",            ff_liverec_status_json },
+    { "GET",  "/metrics",                ff_liverec_status_metrics },
+    { "GET",  "/player/",                ff_liverec_status_page },
+    { "GET",  "/live/",                  ff_liverec_status_media },
+    { "GET",  "/recordings/",            ff_liverec_status_media },
     { "POST", "/hook/nginx-rtmp",        ff_liverec_hook_nginx_rtmp },
     { "POST", "/hook/srs",               ff_liverec_hook_srs },
     { "POST", "/hook/mediamtx",          ff_liverec_hook_mediamtx },
     { "POST", "/hook/node-media-server", ff_liverec_hook_node_media_server },
 };
+
+static int route_matches(const Route *r, const char *url)
+{
+    size_t len = strlen(r->path);
+    if (len > 1 && r->path[len - 1] == '/')
+        return !strncmp(url, r->path, len) && url[len];
+    return !strcmp(url, r->path);
+}
 
 const char *ff_liverec_http_arg(const LiveRecHttpRequest *req, const char *name)
 {
@@ -110,6 +127,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, LiveRecHttpRespon
         return MHD_NO;
     if (r->content_type)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    if (r->cache_control)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
     ret = MHD_queue_response(c, r->status, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -143,13 +162,15 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
 
+    /* the route of this method (HEAD: GET's), else any route of the path (405) */
     for (int i = 0; i < FF_ARRAY_ELEMS(routes); i++)
-        if (!strcmp(url, routes[i].path))
+        if (route_matches(&routes[i], url) &&
+            (!route || !strcmp(strcmp(method, "HEAD") ? method : "GET", routes[i].method)))
             route = &routes[i];
     if (!route) {
         ff_liverec_http_reply(&resp, MHD_HTTP_NOT_FOUND, "application/json",
                               "{\"code\":404,\"message\":\"no such path\"}");
-    } else if (strcmp(method, route->method)) {
+    } else if (strcmp(method, route->method) && !(!strcmp(method, "HEAD") && !strcmp(route->method, "GET"))) {
         ff_liverec_http_reply(&resp, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
                               "{\"code\":405,\"message\":\"use %s\"}", route->method);
     } else if (r->too_big || !av_bprint_is_complete(&r->body)) {
@@ -158,6 +179,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
                               "{\"code\":400,\"message\":\"body too large\"}");
     } else {
         req.connection   = c;
+        req.method       = method;
         req.path         = url;
         req.body         = r->body.str;
         req.body_len     = r->body.len;
@@ -165,6 +187,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         if (route->handler(h->manager, &req, &resp) < 0 || !resp.status)
             ff_liverec_http_reply(&resp, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
                                   "{\"code\":500,\"message\":\"internal error\"}");
+        if (av_strstart(url, "/hook/", NULL))
+            LIVEREC_COUNT(hooks[resp.status == MHD_HTTP_OK ? LIVEREC_REQUEST_OK :
+                                resp.status == MHD_HTTP_FORBIDDEN ? LIVEREC_REQUEST_DENIED :
+                                resp.status < 500 ? LIVEREC_REQUEST_REFUSED : LIVEREC_REQUEST_ERROR], 1);
     }
     ret = send_response(c, &resp);
     av_free(resp.body);
@@ -232,6 +258,9 @@ int ff_liverec_http_start(LiveRecHttp **ph, const char *listen, LiveRecManager *
                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                                   MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                   MHD_OPTION_NOTIFY_COMPLETED, request_done, h,
+                                  /* an API call waits until its change took effect
+                                   * (seconds at most): the others go on meanwhile */
+                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                                   MHD_OPTION_END);
@@ -242,8 +271,9 @@ int ff_liverec_http_start(LiveRecHttp **ph, const char *listen, LiveRecManager *
         av_free(h);
         return AVERROR(EADDRINUSE);
     }
-    av_log(NULL, AV_LOG_INFO, "listening on http://%s/ (hooks: /hook/nginx-rtmp, /hook/srs, "
-           "/hook/mediamtx, /hook/node-media-server)\n", listen);
+    av_log(NULL, AV_LOG_INFO, "listening on http://%s/ (status page /, API POST /, /metrics; "
+           "hooks: /hook/nginx-rtmp, /hook/srs, /hook/mediamtx, /hook/node-media-server)\n",
+           listen);
     *ph = h;
     return 0;
 }

@@ -45,6 +45,9 @@
 #include "libavutil/time.h"
 #include "libavformat/avformat.h"
 
+#include <jansson.h>
+#include <sqlite3.h>
+
 #include "ffliverec_serve.h"
 
 #define RECONCILE_PERIOD  30000000      ///< ask the origins which streams are live (usec)
@@ -86,10 +89,14 @@ typedef struct OriginPoll {
 struct LiveRecManager {
     LiveRecManagerOptions opts;
     pthread_mutex_t lock;
-    AVBufferRef *cfg;                   ///< in force
+    AVBufferRef *cfg;                   ///< in force: the file's and the API's objects
+    AVBufferRef *file_cfg;              ///< the configuration file's, as loaded
+    pthread_mutex_t change_lock;        ///< one change of the objects at a time (API, reload)
+    LiveRecState *change_state;         ///< the catalog connection of changes and searches
+    AVBufferRef *creds;                 ///< the API's keys (data: a LiveRecCredentials *)
     Stream **streams;
     int nb_streams;
-    LiveRecState *hook_state;           ///< the listener thread's catalog connection
+    LiveRecState *hook_state;           ///< the hooks' catalog connection (under lock)
     LiveRecState *tick_state;           ///< the main thread's
     int64_t last_task_check;            ///< Unix seconds
     int64_t last_stats;
@@ -137,6 +144,8 @@ static void session_free(Session **ps)
     Session *s = *ps;
     if (!s)
         return;
+    pthread_mutex_destroy(&s->stats.lock);
+    av_freep(&s->stats.outputs);
     av_buffer_unref(&s->cfg_ref);
     av_freep(&s->domain);
     av_freep(&s->app);
@@ -202,7 +211,9 @@ static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, co
         ff_liverec_worker_kick(m->opts.notifier);
         return;
     }
-    if (!(s = av_mallocz(sizeof(*s))) || !(s->cfg_ref = av_buffer_ref(m->cfg)) ||
+    if ((s = av_mallocz(sizeof(*s))))
+        pthread_mutex_init(&s->stats.lock, NULL);
+    if (!s || !(s->cfg_ref = av_buffer_ref(m->cfg)) ||
         !(s->domain = av_strdup(st->domain)) || !(s->app = av_strdup(st->app)) ||
         !(s->stream = av_strdup(st->stream)) || !(s->input = av_strdup(st->input)) ||
         !(s->prefix = av_asprintf("%s/%s/%s", st->domain, st->app, st->stream))) {
@@ -226,6 +237,7 @@ static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, co
         .wake          = &s->wake,
         .gone          = &s->gone,
         .stats         = &s->stats,
+        .tasks         = m->opts.holder,
         .uploader      = m->opts.uploader,
         .notifier      = m->opts.notifier,
     };
@@ -714,10 +726,124 @@ void ff_liverec_manager_tick(LiveRecManager *m)
     }
 }
 
+static void free_creds(void *opaque, uint8_t *data)
+{
+    LiveRecCredentials *c = *(LiveRecCredentials **)data;
+    ff_liverec_credentials_free(&c);
+    av_free(data);
+}
+
+/* The API's keys, from the environment and the file cfg names; put in force if they load. */
+static int load_credentials(LiveRecManager *m, const LiveRecConfig *cfg)
+{
+    LiveRecCredentials **pc = av_mallocz(sizeof(*pc));
+    AVBufferRef *ref;
+    int nb;
+
+    if (!pc)
+        return AVERROR(ENOMEM);
+    if ((nb = ff_liverec_credentials_load(pc, cfg->credentials_file)) < 0) {
+        av_free(pc);
+        return nb;
+    }
+    if (!(ref = av_buffer_create((uint8_t *)pc, sizeof(*pc), free_creds, NULL, 0))) {
+        ff_liverec_credentials_free(pc);
+        av_free(pc);
+        return AVERROR(ENOMEM);
+    }
+    av_log(NULL, nb ? AV_LOG_INFO : AV_LOG_WARNING, "API: %d key%s%s\n", nb, nb == 1 ? "" : "s",
+           nb ? "" : "; every API request is refused (set LIVEREC_SECRET_ID and "
+           "LIVEREC_SECRET_KEY, or Service CredentialsFile)");
+    pthread_mutex_lock(&m->lock);
+    av_buffer_unref(&m->creds);
+    m->creds = ref;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+AVBufferRef *ff_liverec_manager_credentials(LiveRecManager *m)
+{
+    AVBufferRef *ref;
+    pthread_mutex_lock(&m->lock);
+    ref = m->creds ? av_buffer_ref(m->creds) : NULL;
+    pthread_mutex_unlock(&m->lock);
+    return ref;
+}
+
+/*
+ * The configuration in force: a copy of the file's with the API's objects appended. Every
+ * session keeps the snapshot it started with (rules and templates apply from the next push),
+ * but follows the tasks of the one in force (through the holder). With change_lock.
+ */
+static int rebuild(LiveRecManager *m)
+{
+    LiveRecConfig *cfg = ff_liverec_config_dup(cfg_of(m->file_cfg));
+    AVBufferRef *ref;
+    int ret;
+
+    if (!cfg)
+        return AVERROR(ENOMEM);
+    if ((ret = ff_liverec_objects_merge(m->change_state, cfg)) < 0) {
+        ff_liverec_config_free(&cfg);
+        return ret;
+    }
+    if (!(ref = av_buffer_create((uint8_t *)cfg, sizeof(*cfg), free_loaded, NULL, 0))) {
+        ff_liverec_config_free(&cfg);
+        return AVERROR(ENOMEM);
+    }
+    pthread_mutex_lock(&m->lock);
+    av_buffer_unref(&m->cfg);
+    m->cfg = ref;
+    /* a stream that is live and now recorded (a task made for it now) starts at once */
+    for (int i = 0; i < m->nb_streams; i++) {
+        Stream *st = m->streams[i];
+        if (st->live && (!st->session || atomic_load(&st->session->done)))
+            start_session(m, m->change_state, st, "the configuration changed");
+    }
+    pthread_mutex_unlock(&m->lock);
+    /* the workers' next upload, callback or deletion uses it, the sessions' tasks follow it */
+    if (m->opts.holder && (ref = av_buffer_ref(ref)))
+        ff_liverec_config_holder_set(m->opts.holder, ref);
+    return 0;
+}
+
+int ff_liverec_manager_change(LiveRecManager *m,
+                              int (*change)(LiveRecState *st, const LiveRecConfig *cfg, void *opaque),
+                              void *opaque)
+{
+    sqlite3 *db;
+    AVBufferRef *ref;
+    int ret, ret2;
+
+    pthread_mutex_lock(&m->change_lock);
+    db = ff_liverec_state_handle(m->change_state);
+    if (!(ref = ff_liverec_manager_config(m))) {
+        pthread_mutex_unlock(&m->change_lock);
+        return AVERROR(ENOMEM);
+    }
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        av_log(NULL, AV_LOG_ERROR, "state: %s\n", sqlite3_errmsg(db));
+        ret = AVERROR_EXTERNAL;
+        goto end;
+    }
+    ret = change(m->change_state, cfg_of(ref), opaque);
+    if (sqlite3_exec(db, ret >= 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
+        av_log(NULL, AV_LOG_ERROR, "state: %s\n", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        ret = AVERROR_EXTERNAL;
+    }
+    if (ret >= 0 && (ret2 = rebuild(m)) < 0)
+        ret = ret2;
+end:
+    av_buffer_unref(&ref);
+    pthread_mutex_unlock(&m->change_lock);
+    return ret;
+}
+
 int ff_liverec_manager_reload(LiveRecManager *m)
 {
     LiveRecConfig *cfg = NULL;
-    AVBufferRef *ref;
+    AVBufferRef *ref, *old;
     int ret;
 
     av_log(NULL, AV_LOG_INFO, "SIGHUP: loading %s again\n", m->opts.config_path);
@@ -729,17 +855,126 @@ int ff_liverec_manager_reload(LiveRecManager *m)
         ff_liverec_config_free(&cfg);
         return AVERROR(ENOMEM);
     }
-    pthread_mutex_lock(&m->lock);
-    av_buffer_unref(&m->cfg);
-    m->cfg = ref;
-    pthread_mutex_unlock(&m->lock);
-    /* the workers' next upload, callback or deletion uses it */
-    if (m->opts.holder && (ref = av_buffer_ref(ref)))
-        ff_liverec_config_holder_set(m->opts.holder, ref);
+    if ((ret = load_credentials(m, cfg)) < 0) {
+        av_log(NULL, AV_LOG_ERROR, "the new configuration is refused; the one in force stays\n");
+        av_buffer_unref(&ref);
+        return ret;
+    }
+    pthread_mutex_lock(&m->change_lock);
+    old         = m->file_cfg;
+    m->file_cfg = ref;
+    if ((ret = rebuild(m)) < 0) {
+        m->file_cfg = old;
+        av_buffer_unref(&ref);
+        pthread_mutex_unlock(&m->change_lock);
+        av_log(NULL, AV_LOG_ERROR, "the new configuration cannot be put in force: %s\n",
+               av_err2str(ret));
+        return ret;
+    }
+    av_buffer_unref(&old);
+    pthread_mutex_unlock(&m->change_lock);
     av_log(NULL, AV_LOG_INFO, "configuration reloaded: %d templates, %d rules, %d tasks, %d "
            "origins; it applies from the next push (Storage and Callback from the next upload "
-           "and callback)\n", cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks, cfg->nb_origins);
+           "and callback, tasks at once)\n", cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks,
+           cfg->nb_origins);
     return 0;
+}
+
+AVBufferRef *ff_liverec_manager_config(LiveRecManager *m)
+{
+    AVBufferRef *ref;
+    pthread_mutex_lock(&m->lock);
+    ref = av_buffer_ref(m->cfg);
+    pthread_mutex_unlock(&m->lock);
+    return ref;
+}
+
+const LiveRecManagerOptions *ff_liverec_manager_options(const LiveRecManager *m)
+{
+    return &m->opts;
+}
+
+int ff_liverec_manager_search(LiveRecManager *m, const LiveRecSearch *q, json_t **rows,
+                              int64_t *total)
+{
+    int ret;
+    pthread_mutex_lock(&m->change_lock);
+    ret = ff_liverec_state_search(m->change_state, q, rows, total);
+    pthread_mutex_unlock(&m->change_lock);
+    return ret;
+}
+
+int ff_liverec_manager_wait_tasks(LiveRecManager *m, const char *domain, const char *app,
+                                  const char *stream, int64_t timeout)
+{
+    int64_t t0 = av_gettime_relative();
+    unsigned gen = m->opts.holder ? ff_liverec_config_holder_generation(m->opts.holder) : 0;
+
+    for (;;) {
+        int pending = 0;
+        Stream *st;
+        pthread_mutex_lock(&m->lock);
+        if ((st = find_stream(m, domain, app, stream)) && st->session &&
+            !atomic_load(&st->session->done)) {
+            Session *s = st->session;
+            int phase = atomic_load(&s->stats.phase);
+            /* a session inside a push applies the change with its next packet; one that is
+             * connecting takes the tasks in force when its push opens */
+            pending = phase == LIVEREC_SESSION_CONNECTING ||
+                      (phase == LIVEREC_SESSION_RECORDING &&
+                       (int)(atomic_load(&s->stats.tasks_gen) - gen) < 0);
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (!pending)
+            return 1;
+        if (av_gettime_relative() - t0 >= timeout)
+            return 0;
+        av_usleep(20000);
+    }
+}
+
+json_t *ff_liverec_manager_streams(LiveRecManager *m)
+{
+    json_t *a = json_array();
+    int64_t now = av_gettime_relative();
+
+    if (!a)
+        return NULL;
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < m->nb_streams; i++) {
+        const Stream *st = m->streams[i];
+        const LiveRecConfig *cfg = cfg_of(m->cfg);
+        Session *s = st->session;
+        json_t *o, *so = NULL;
+
+        if (s) {
+            int phase = atomic_load(&s->stats.phase);
+            double t = (now - atomic_load(&s->stats.push_start)) / 1e6;
+            int64_t bytes = atomic_load(&s->stats.bytes);
+            json_t *outs = NULL;
+            int rec = phase == LIVEREC_SESSION_RECORDING;
+            pthread_mutex_lock(&s->stats.lock);
+            if (s->stats.outputs)
+                outs = json_loads(s->stats.outputs, 0, NULL);
+            pthread_mutex_unlock(&s->stats.lock);
+            so = json_pack("{s:s, s:i, s:f, s:I, s:f, s:i, s:o}",
+                           "Phase", phase_names[phase], "Pushes", atomic_load(&s->stats.pushes),
+                           "Seconds", rec ? t : 0.0, "Bytes", (json_int_t)bytes,
+                           "Kbps", rec && t > 0 ? bytes * 8 / t / 1000 : 0.0,
+                           "Open", atomic_load(&s->stats.open),
+                           "Outputs", outs ? outs : json_array());
+        }
+        o = json_pack("{s:s, s:s, s:s, s:b, s:I, s:s, s:o}",
+                      "DomainName", st->domain, "AppName", st->app, "StreamName", st->stream,
+                      "Live", st->live, "PublishTime", (json_int_t)(st->live ? st->publish_usec / 1000000 : 0),
+                      "Origin", st->origin < cfg->nb_origins ?
+                                ff_liverec_origin_type_names[cfg->origins[st->origin].type] : "",
+                      "Session", so ? so : json_null());
+        if (o)
+            json_array_append_new(a, o);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return a;
 }
 
 int ff_liverec_manager_start(LiveRecManager **pm, LiveRecConfig *cfg,
@@ -753,19 +988,28 @@ int ff_liverec_manager_start(LiveRecManager **pm, LiveRecConfig *cfg,
         return AVERROR(ENOMEM);
     m->opts = *opts;
     m->last_task_check = av_gettime() / 1000000;
-    /* the first snapshot stays the caller's: its workers use it until the end */
-    if (!(m->cfg = av_buffer_create((uint8_t *)cfg, sizeof(*cfg), free_nothing, NULL, 0))) {
+    /* the file's first configuration stays the caller's: its workers use it until the end */
+    if (!(m->file_cfg = av_buffer_create((uint8_t *)cfg, sizeof(*cfg), free_nothing, NULL, 0)) ||
+        !(m->cfg = av_buffer_ref(m->file_cfg))) {
+        av_buffer_unref(&m->file_cfg);
         av_free(m);
         return AVERROR(ENOMEM);
     }
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->change_lock, NULL);
     if ((ret = ff_liverec_state_connect(&m->hook_state, opts->state_dir)) < 0 ||
-        (ret = ff_liverec_state_connect(&m->tick_state, opts->state_dir)) < 0) {
-        ff_liverec_state_close(&m->hook_state);
-        av_buffer_unref(&m->cfg);
-        av_free(m);
+        (ret = ff_liverec_state_connect(&m->tick_state, opts->state_dir)) < 0 ||
+        (ret = ff_liverec_state_connect(&m->change_state, opts->state_dir)) < 0 ||
+        (ret = load_credentials(m, cfg)) < 0 ||
+        /* with the objects made through the API */
+        (ret = rebuild(m)) < 0) {
+        ff_liverec_manager_stop(&m);
         return ret;
     }
-    pthread_mutex_init(&m->lock, NULL);
+    cfg = (LiveRecConfig *)cfg_of(m->cfg);
+    if (cfg->nb_templates + cfg->nb_rules + cfg->nb_tasks)
+        av_log(NULL, AV_LOG_INFO, "in force: %d templates, %d rules, %d tasks (file and API)\n",
+               cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks);
     *pm = m;
     return 0;
 }
@@ -793,7 +1037,11 @@ void ff_liverec_manager_stop(LiveRecManager **pm)
     av_freep(&m->polls);
     ff_liverec_state_close(&m->hook_state);
     ff_liverec_state_close(&m->tick_state);
+    ff_liverec_state_close(&m->change_state);
     av_buffer_unref(&m->cfg);
+    av_buffer_unref(&m->file_cfg);
+    av_buffer_unref(&m->creds);
     pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->change_lock);
     av_freep(pm);
 }

@@ -56,6 +56,7 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
     sigset_t set;
     int ret = 0, ret2;
 
+    atomic_store(&ff_liverec_metrics.start_usec, av_gettime());
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);

@@ -75,6 +75,7 @@ int  ff_liverec_manager_hook(LiveRecManager *m, const LiveRecHook *h, AVBPrint *
 /* ffliverec_http.c: the listener */
 typedef struct LiveRecHttpRequest {
     struct MHD_Connection *connection;
+    const char *method;                 ///< GET, HEAD, POST...
     const char *path;
     const char *body;                   ///< 0-terminated
     size_t      body_len;
@@ -84,6 +85,7 @@ typedef struct LiveRecHttpRequest {
 typedef struct LiveRecHttpResponse {
     int         status;
     const char *content_type;
+    const char *cache_control;          ///< NULL: none
     char       *body;
     size_t      len;
 } LiveRecHttpResponse;
@@ -114,6 +116,116 @@ typedef struct LiveRecLiveStream {
  */
 int  ff_liverec_origin_list(const LiveRecOrigin *o, LiveRecLiveStream **list);
 void ff_liverec_origin_list_free(LiveRecLiveStream **list, int nb);
+
+/* ffliverec_objects.c: the templates, rules and tasks made through the API (kept in the catalog) */
+struct json_t;
+/** The cloud's RecordTemplateInfo of t (json_decref() it), NULL on ENOMEM. */
+struct json_t *ff_liverec_template_info(const LiveRecTemplate *t);
+/**
+ * Set t from the API's template parameters in o (TemplateName, Description, FlvParam, HlsParam,
+ * Mp4Param, AacParam, HlsSpecialParam; absent ones are left as they are). Returns 0, or
+ * AVERROR(EINVAL) with the cloud's error code in *code and the reason in why, or AVERROR(ENOMEM).
+ */
+int  ff_liverec_template_params(LiveRecTemplate *t, struct json_t *o, const char **code, AVBPrint *why);
+/** Integer / string parameter name of o within limits: 1 if set, 0 if absent, < 0 (code, why). */
+int  ff_liverec_json_int(struct json_t *o, const char *name, int64_t min, int64_t max, int64_t *v,
+                         const char **code, AVBPrint *why);
+int  ff_liverec_json_str(struct json_t *o, const char *name, size_t max, const char **v,
+                         const char **code, AVBPrint *why);
+/** Append the API's objects to cfg (a copy of the file's); the file's win over equal ones. */
+int  ff_liverec_objects_merge(LiveRecState *st, LiveRecConfig *cfg);
+/** Store, change or remove an object; return the number of rows changed or a negative AVERROR. */
+int  ff_liverec_objects_put_template(LiveRecState *st, const LiveRecTemplate *t);
+int  ff_liverec_objects_delete_template(LiveRecState *st, int64_t id);
+int  ff_liverec_objects_put_rule(LiveRecState *st, const LiveRecRule *r);
+int  ff_liverec_objects_delete_rule(LiveRecState *st, const char *domain, const char *app,
+                                    const char *stream);
+int  ff_liverec_objects_put_task(LiveRecState *st, const LiveRecTask *t);
+int  ff_liverec_objects_stop_task(LiveRecState *st, const char *id, int64_t now);
+int  ff_liverec_objects_delete_task(LiveRecState *st, const char *id);
+/** cfg as a configuration file that -check accepts (ffliverec -export). */
+int  ff_liverec_objects_export(const LiveRecConfig *cfg, AVBPrint *out);
+
+/* ffliverec_manager.c, for the API and the status page */
+/** A reference to the configuration in force (data: the LiveRecConfig), NULL on ENOMEM. */
+AVBufferRef *ff_liverec_manager_config(LiveRecManager *m);
+/**
+ * Change the API's objects: change(st, cfg, opaque) runs with the configuration in force (cfg)
+ * and the manager's catalog connection, inside one transaction, with every other change waiting;
+ * when it returns >= 0 the transaction is committed, the configuration rebuilt and put in force,
+ * and sessions started for live streams that something now records. Returns change's value.
+ */
+int  ff_liverec_manager_change(LiveRecManager *m,
+                               int (*change)(LiveRecState *st, const LiveRecConfig *cfg, void *opaque),
+                               void *opaque);
+/**
+ * Wait (at most timeout microseconds) until every session recording domain/app/stream has
+ * applied the tasks in force (or is not inside a push). Returns 1 if they have, 0 on timeout.
+ */
+int  ff_liverec_manager_wait_tasks(LiveRecManager *m, const char *domain, const char *app,
+                                   const char *stream, int64_t timeout);
+/** A reference to the API's keys in force (data: a LiveRecCredentials *), NULL on ENOMEM. */
+AVBufferRef *ff_liverec_manager_credentials(LiveRecManager *m);
+/** Search the catalog with the manager's connection (serialized). */
+int  ff_liverec_manager_search(LiveRecManager *m, const LiveRecSearch *q, struct json_t **rows,
+                               int64_t *total);
+
+/* ffliverec_tc3.c: the cloud API 3.0 signature (TC3-HMAC-SHA256), checked by the service */
+typedef struct LiveRecCredentials LiveRecCredentials;
+
+/**
+ * The SecretId/SecretKey pairs the API accepts: LIVEREC_SECRET_ID with LIVEREC_SECRET_KEY from
+ * the environment, and every section of file (NULL: none), an INI file shaped like the cloud
+ * CLI's credentials file ("[name]" sections with "secret_id = ..." and "secret_key = ..."), which
+ * must not be readable by others. Returns the number of pairs (0: the API refuses every request)
+ * or a negative AVERROR, the reason logged as "FILE:LINE: what is wrong".
+ */
+int  ff_liverec_credentials_load(LiveRecCredentials **c, const char *file);
+void ff_liverec_credentials_free(LiveRecCredentials **c);
+
+/** A request header by its name (any case), NULL if absent. */
+typedef const char *(*LiveRecHeaderGetter)(void *opaque, const char *name);
+
+/**
+ * Check a request's Authorization header (TC3-HMAC-SHA256) and X-TC-Timestamp: the canonical
+ * request over the signed headers and the body's SHA-256, the key chain of the credential scope's
+ * date and service, a timestamp at most 300 s from now (Unix seconds).
+ *
+ * @param code set to the cloud's error code on failure (AuthFailure.*), static
+ * @param why  the reason, for the error's Message
+ * @return 0 if the signature is good, AVERROR(EACCES) if not, AVERROR(ENOMEM)
+ */
+int  ff_liverec_tc3_verify(const LiveRecCredentials *c, const char *method, const char *path,
+                           const char *query, LiveRecHeaderGetter header, void *opaque,
+                           const char *body, size_t body_len, int64_t now,
+                           const char **code, AVBPrint *why);
+
+/* ffliverec_api.c: the cloud's live recording actions (POST /) */
+int  ff_liverec_api_request(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp);
+
+/* ffliverec_status.c: what an operator looks at */
+/** GET /metrics: Prometheus text format */
+int  ff_liverec_status_metrics(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp);
+/** GET /: the status page; GET /status.json: what it shows */
+int  ff_liverec_status_page(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp);
+int  ff_liverec_status_json(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp);
+/**
+ * GET /live/DOMAIN/APP/STREAM/[task-ID/]hls/FILE: an HLS recording being written (spool folder);
+ * GET /recordings/ID/FILE: a finished HLS recording of the catalog (its folder, or its storage)
+ */
+int  ff_liverec_status_media(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpResponse *resp);
+/** ffliverec -status: the service's summary in a terminal */
+int  ff_liverec_status_print(const char *listen);
+
+/**
+ * The streams the service knows of, as a JSON array (json_decref() it), NULL on ENOMEM. Each:
+ * {"DomainName","AppName","StreamName","Live":bool,"PublishTime":Unix s (0 if not live),
+ *  "Origin":type, "Session": null or {"Phase":"connecting|recording|waiting|ended","Pushes",
+ *  "Seconds","Bytes","Kbps","Open", "Outputs":[{"Format","TaskId"("" for the rule's),"Url","Open":bool}]}}
+ */
+struct json_t *ff_liverec_manager_streams(LiveRecManager *m);
+/** The state folder, spool folder and listen options the service runs with. */
+const LiveRecManagerOptions *ff_liverec_manager_options(const LiveRecManager *m);
 
 /* ffliverec_serve.c: ffliverec -serve itself */
 typedef struct LiveRecServeOptions {

@@ -49,11 +49,16 @@
 #include "libavformat/avformat.h"
 #include "libavformat/avio.h"
 
+#include <jansson.h>
+
 #include "ffliverec.h"
 
+/* A recording: copies of what it needs, so that tasks can change under a running session */
 typedef struct Output {
-    const LiveRecTemplate *tmpl;
-    const LiveRecTask *task;        ///< NULL: the rule's recording
+    LiveRecFormatParam param;       ///< its template's (vod_file_name owned)
+    int flow_continue;              ///< its template's FlowContinueDuration
+    char *task_id;                  ///< NULL: the rule's recording
+    int64_t task_start, task_end;   ///< its task's window (Unix seconds; start INT64_MIN: none)
     enum LiveRecFormat format;
     char *url;                      ///< playlist (HLS) or folder (MP4/FLV/AAC)
     AVFormatContext *oc;
@@ -82,6 +87,8 @@ struct LiveRecSession {
     int64_t *last_raw_dts;          ///< the same in the stream's time base
     AVCodecParameters **last_par;   ///< stream parameters of the last push (to finalize HLS)
     int nb_last_par;
+    unsigned tasks_gen;             ///< generation of the tasks last taken from opts.tasks
+    int outputs_changed;            ///< opened or closed since the service was last shown
 };
 
 static void collect_finished(LiveRecSession *s);
@@ -150,9 +157,18 @@ static int add_output(LiveRecSession *s, const LiveRecTemplate *t, const LiveRec
     s->outs = outs;
     out = &s->outs[s->nb_outs++];
     memset(out, 0, sizeof(*out));
-    out->tmpl   = t;
-    out->task   = task;
-    out->format = f;
+    out->param         = t->param[f];
+    out->param.vod_file_name = NULL;
+    out->flow_continue = t->flow_continue_duration;
+    out->format        = f;
+    out->task_start    = task ? task->start_time : INT64_MIN;
+    out->task_end      = task ? task->end_time : INT64_MAX;
+    s->outputs_changed = 1;
+    if ((t->param[f].vod_file_name && !(out->param.vod_file_name = av_strdup(t->param[f].vod_file_name))) ||
+        (task && !(out->task_id = av_strdup(task->id)))) {
+        av_bprint_finalize(&dir, NULL);
+        return AVERROR(ENOMEM);
+    }
     return av_bprint_finalize(&dir, &out->url);
 }
 
@@ -186,8 +202,61 @@ static int plan_outputs(LiveRecSession *s, int64_t now)
 
 static int task_window_open(const Output *out, int64_t now)
 {
-    const LiveRecTask *t = out->task;
-    return !t || ((t->start_time == INT64_MIN || t->start_time <= now) && now < t->end_time);
+    return !out->task_id ||
+           ((out->task_start == INT64_MIN || out->task_start <= now) && now < out->task_end);
+}
+
+/*
+ * Tasks made, stopped or deleted while the session runs (the service's API, a reload) apply at
+ * once, unlike rules and templates: a stopped or deleted task's files are closed, a new task's
+ * opened. Cheap when nothing changed (one atomic load): called for every packet.
+ */
+static int follow_tasks(LiveRecSession *s, int64_t now)
+{
+    const LiveRecSessionOptions *o = &s->opts;
+    const LiveRecConfig *cfg;
+    AVBufferRef *ref;
+    unsigned gen;
+    int ret = 0;
+
+    if (!o->tasks || (gen = ff_liverec_config_holder_generation(o->tasks)) == s->tasks_gen)
+        return 0;
+    if (!(ref = ff_liverec_config_holder_get(o->tasks)))
+        return AVERROR(ENOMEM);
+    cfg = (const LiveRecConfig *)ref->data;
+    for (int i = 0; i < s->nb_outs; i++) {
+        Output *out = &s->outs[i];
+        const LiveRecTask *t = NULL;
+        if (!out->task_id)
+            continue;
+        for (int j = 0; j < cfg->nb_tasks && !t; j++)
+            if (!strcmp(cfg->tasks[j].id, out->task_id) &&
+                ff_liverec_task_matches(&cfg->tasks[j], o->domain, o->app, o->stream))
+                t = &cfg->tasks[j];
+        /* a deleted task ends now; a changed window (a stop) is followed */
+        out->task_start = t ? t->start_time : INT64_MIN;
+        out->task_end   = t ? t->end_time : now;
+    }
+    for (int j = 0; j < cfg->nb_tasks && ret >= 0; j++) {
+        const LiveRecTask *t = &cfg->tasks[j];
+        const LiveRecTemplate *tmpl;
+        int known = 0;
+        if (!ff_liverec_task_matches(t, o->domain, o->app, o->stream) || t->end_time <= now ||
+            !(tmpl = ff_liverec_find_template(cfg, t->template_id)))
+            continue;
+        for (int i = 0; i < s->nb_outs && !known; i++)
+            known = s->outs[i].task_id && !strcmp(s->outs[i].task_id, t->id);
+        if (known)
+            continue;
+        av_log(NULL, AV_LOG_INFO, "task %s is new: its recordings join this session\n", t->id);
+        for (int f = 0; f < LIVEREC_NB_FORMATS && ret >= 0; f++)
+            if (tmpl->param[f].present && tmpl->param[f].enable)
+                ret = add_output(s, tmpl, t, f);
+    }
+    av_buffer_unref(&ref);
+    s->tasks_gen = gen;
+    s->outputs_checked = INT64_MIN;     /* look at the windows now */
+    return ret;
 }
 
 /* Nothing left to record in this push: every output failed in it or finished its task's window. */
@@ -240,7 +309,7 @@ static int close_output(Output *out)
 static int open_output(LiveRecSession *s, Output *out, AVCodecParameters **par,
                        const AVRational *tb, int nb, int final)
 {
-    const LiveRecFormatParam *p = &out->tmpl->param[out->format];
+    const LiveRecFormatParam *p = &out->param;
     AVDictionary *opts = NULL;
     AVFormatContext *oc = NULL;
     int ret, nb_mapped = 0, have_video = 0, have_audio = 0;
@@ -282,7 +351,7 @@ static int open_output(LiveRecSession *s, Output *out, AVCodecParameters **par,
     if (p->vod_file_name)
         av_dict_set(&opts, "vod_file_name", p->vod_file_name, 0);
     if (out->format == LIVEREC_HLS) {
-        av_dict_set_int(&opts, "splice_timeout", out->tmpl->flow_continue_duration, 0);
+        av_dict_set_int(&opts, "splice_timeout", out->flow_continue, 0);
         if (final)
             av_dict_set(&opts, "final", "1", 0);
     } else {
@@ -399,6 +468,35 @@ static int open_input(LiveRecSession *s)
     return 0;
 }
 
+/* What the service shows of the recordings (its status page, DescribeRecordTask): when changed. */
+static void show_outputs(LiveRecSession *s)
+{
+    LiveRecSessionStats *stats = s->opts.stats;
+    json_t *a;
+    char *text = NULL;
+
+    if (!stats || !s->outputs_changed || !(a = json_array()))
+        return;
+    for (int i = 0; i < s->nb_outs; i++) {
+        const Output *out = &s->outs[i];
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b, s:b}",
+                                           "Format", ff_liverec_format_names[out->format],
+                                           "TaskId", out->task_id ? out->task_id : "",
+                                           "Url", out->url, "Open", !!out->oc,
+                                           "Failed", out->failed && out->failed == s->pushes));
+    }
+    text = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    if (!text)
+        return;
+    pthread_mutex_lock(&stats->lock);
+    av_free(stats->outputs);
+    stats->outputs = av_strdup(text);
+    pthread_mutex_unlock(&stats->lock);
+    free(text);
+    s->outputs_changed = 0;
+}
+
 /*
  * Open the outputs whose window is open now (a task's may open or close during a push). Task
  * windows are in seconds: once a second is enough, not for every packet.
@@ -408,6 +506,8 @@ static void update_outputs(LiveRecSession *s, int64_t now)
     AVCodecParameters **par;
     AVRational *tb;
 
+    if (follow_tasks(s, now) < 0)
+        av_log(NULL, AV_LOG_ERROR, "out of memory: a change of the tasks is not applied\n");
     if (now == s->outputs_checked)
         return;
     s->outputs_checked = now;
@@ -425,32 +525,39 @@ static void update_outputs(LiveRecSession *s, int64_t now)
         if (out->done || out->failed == s->pushes)
             continue;
         if (open && !out->oc) {
+            s->outputs_changed = 1;
             if (open_output(s, out, par, tb, s->ic->nb_streams, 0) < 0) {
                 out->failed = s->pushes;    /* tried again at the next push */
+                LIVEREC_COUNT(recordings_failed, 1);
                 status_event(s, "record_start_failed", "%s: cannot start recording %s",
                              out->url, ff_liverec_format_names[out->format]);
             } else {
+                LIVEREC_COUNT(recordings_started, 1);
                 av_log(NULL, AV_LOG_INFO, "recording %s%s%s into %s\n",
-                       ff_liverec_format_names[out->format], out->task ? " for task " : "",
-                       out->task ? out->task->id : "", out->url);
+                       ff_liverec_format_names[out->format], out->task_id ? " for task " : "",
+                       out->task_id ? out->task_id : "", out->url);
                 if (!s->started++)
                     status_event(s, "record_start_succeeded", "recording %s into %s",
                                  ff_liverec_format_names[out->format], out->url);
             }
         } else if (!open && out->oc) {
             av_log(NULL, AV_LOG_INFO, "task %s: its window closed, %s is finalized\n",
-                   out->task->id, out->url);
+                   out->task_id, out->url);
             close_output(out);
             if (out->format == LIVEREC_HLS && s->nb_last_par &&
                 open_output(s, out, par, tb, s->ic->nb_streams, 1) >= 0)
                 close_output(out);
             out->done = 1;
+            s->outputs_changed = 1;
             collect_finished(s);
         }
     }
 end:
     av_free(par);
     av_free(tb);
+    show_outputs(s);
+    if (s->opts.stats)
+        atomic_store(&s->opts.stats->tasks_gen, s->tasks_gen);
 }
 
 static void status_line(LiveRecSession *s, int64_t now_rel, int last)
@@ -587,6 +694,8 @@ static int record_push(LiveRecSession *s)
                 status_event(s, "record_error", "%s: writing failed: %s", out->url, av_err2str(ret));
                 close_output(out);
                 out->failed = s->pushes;    /* tried again at the next push */
+                s->outputs_changed = 1;
+                LIVEREC_COUNT(recordings_failed, 1);
                 ret = 0;
             }
             av_packet_free(&copy);
@@ -611,7 +720,7 @@ static int flow_continue_window(const LiveRecSession *s)
     int w = 0;
     for (int i = 0; i < s->nb_outs; i++)
         if (!s->outs[i].done)
-            w = FFMAX(w, s->outs[i].tmpl->flow_continue_duration);
+            w = FFMAX(w, s->outs[i].flow_continue);
     return w;
 }
 
@@ -753,8 +862,8 @@ static char *object_key(const LiveRecSession *s, const Output *out, const char *
                             s->opts.stream);
     if (bp.len && bp.str[bp.len - 1] != '/')
         av_bprint_chars(&bp, '/', 1);
-    if (out->task)
-        av_bprintf(&bp, "task-%s/", out->task->id);
+    if (out->task_id)
+        av_bprintf(&bp, "task-%s/", out->task_id);
     av_bprintf(&bp, "%s/%s", ff_liverec_format_names[out->format], name);
     av_bprint_finalize(&bp, &key);
     return key;
@@ -769,7 +878,7 @@ static void collect_finished(LiveRecSession *s)
         return;
     for (int i = 0; i < s->nb_outs; i++) {
         const Output *out = &s->outs[i];
-        const LiveRecFormatParam *p = &out->tmpl->param[out->format];
+        const LiveRecFormatParam *p = &out->param;
         const char *fmt = ff_liverec_format_names[out->format];
         char *dir = av_strdup(out->url), *slash;
         DIR *d;
@@ -803,7 +912,7 @@ static void collect_finished(LiveRecSession *s)
             f.domain     = (char *)s->opts.domain;
             f.app        = (char *)s->opts.app;
             f.stream     = (char *)s->opts.stream;
-            f.task_id    = out->task ? out->task->id : NULL;
+            f.task_id    = out->task_id;
             f.format     = (char *)fmt;
             f.local_path = path;
             f.size       = st.st_size;
@@ -817,6 +926,8 @@ static void collect_finished(LiveRecSession *s)
                                      (s->cfg->callback_events & LIVEREC_EVENT_RECORD_FILE)) > 0) {
                 av_log(NULL, AV_LOG_INFO, "finished: %s (%"PRId64" bytes)%s\n", path, f.size,
                        f.object_key ? ", queued for upload" : "");
+                LIVEREC_COUNT(files[out->format], 1);
+                LIVEREC_COUNT(bytes[out->format], f.size);
                 added++;
             }
             av_free(f.object_key);
@@ -900,6 +1011,8 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
         for (int i = 0; i < s.nb_outs; i++)
             close_output(&s.outs[i]);
         collect_finished(&s);
+        s.outputs_changed = 1;
+        show_outputs(&s);
         if (ret < 0 && ret != AVERROR_EXIT)
             av_log(NULL, AV_LOG_WARNING, "push %d of %s ended: %s\n", s.pushes, s.input_url,
                    av_err2str(ret));
@@ -951,6 +1064,8 @@ end:
     for (int i = 0; i < s.nb_outs; i++) {
         close_output(&s.outs[i]);
         av_freep(&s.outs[i].url);
+        av_freep(&s.outs[i].task_id);
+        av_freep(&s.outs[i].param.vod_file_name);
     }
     av_freep(&s.outs);
     for (int i = 0; i < s.nb_last_par; i++)

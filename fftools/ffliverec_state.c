@@ -22,9 +22,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "libavutil/avstring.h"
+#include "libavutil/bprint.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
 #include "libavutil/macros.h"
@@ -84,10 +86,33 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS recordings_queue ON recordings (status, next_try);"
     "CREATE INDEX IF NOT EXISTS recordings_expires ON recordings (expires);"
     "CREATE INDEX IF NOT EXISTS callbacks_queue ON callbacks (status, next_try);"
-    "CREATE INDEX IF NOT EXISTS events_queue ON events (status, next_try);";
+    "CREATE INDEX IF NOT EXISTS events_queue ON events (status, next_try);"
+    /* version 3: templates, rules and tasks made through the service's API (ffliverec_objects.c) */
+    "CREATE TABLE IF NOT EXISTS api_templates ("
+    "  id INTEGER PRIMARY KEY,"
+    "  info TEXT NOT NULL,"                      /* the cloud's RecordTemplateInfo, JSON */
+    "  created INTEGER NOT NULL, updated INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE IF NOT EXISTS api_rules ("
+    "  domain TEXT NOT NULL, app TEXT NOT NULL, stream TEXT NOT NULL,"
+    "  template_id INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (domain, app, stream)"
+    ");"
+    "CREATE TABLE IF NOT EXISTS api_tasks ("
+    "  task_id TEXT PRIMARY KEY,"
+    "  domain TEXT NOT NULL, app TEXT NOT NULL, stream TEXT NOT NULL,"
+    "  start_time INTEGER NOT NULL, end_time INTEGER NOT NULL,"  /* Unix seconds */
+    "  template_id INTEGER NOT NULL,"
+    "  stream_type INTEGER NOT NULL DEFAULT 0,"
+    "  extension TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL,"
+    "  stopped INTEGER NOT NULL DEFAULT 0"       /* Unix seconds of StopRecordTask, 0: not stopped */
+    ");"
+    "CREATE INDEX IF NOT EXISTS recordings_stream ON recordings (stream, domain, app);";
 
 /* PRAGMA user_version of the schema above; a database of a newer version is not touched */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static int db_error(LiveRecState *st, const char *what)
 {
@@ -496,6 +521,92 @@ int ff_liverec_state_delete_later(LiveRecState *st, int64_t id, int64_t next_try
 {
     /* next_try is the upload's retry time until the upload is done, then the deletion's */
     return update_row(st, "UPDATE recordings SET next_try = ?2 WHERE id = ?1", id, next_try);
+}
+
+struct sqlite3 *ff_liverec_state_handle(LiveRecState *st)
+{
+    return st->db;
+}
+
+int ff_liverec_state_search(LiveRecState *st, const LiveRecSearch *s, json_t **rows, int64_t *total)
+{
+    static const char *const cols[] = {
+        "id", "domain", "app", "stream", "task_id", "format", "local_path", "object_key", "url",
+        "size", "status", "created", "start_usec", "end_usec", "duration_ms", "expires",
+    };
+    /* ?N IS NULL: the condition is not asked for */
+    static const char where[] =
+        " FROM recordings WHERE status != 'deleted'"
+        " AND (?1 IS NULL OR domain = ?1) AND (?2 IS NULL OR app = ?2)"
+        " AND (?3 IS NULL OR stream = ?3) AND (?4 IS NULL OR task_id = ?4)"
+        " AND (?5 IS NULL OR format = ?5) AND (?6 IS NULL OR end_usec >= ?6)"
+        " AND (?7 IS NULL OR start_usec < ?7) AND (?8 IS NULL OR id = ?8)";
+    const char *text[] = { s->domain, s->app, s->stream, s->task_id, s->format };
+    sqlite3_stmt *q = NULL;
+    AVBPrint sql;
+    int ret = 0;
+
+    *rows  = NULL;
+    *total = 0;
+    av_bprint_init(&sql, 0, AV_BPRINT_SIZE_AUTOMATIC);
+    for (int pass = 0; pass < 2 && ret >= 0; pass++) {
+        av_bprint_clear(&sql);
+        if (!pass) {
+            av_bprintf(&sql, "SELECT count(*)%s", where);
+        } else {
+            av_bprintf(&sql, "SELECT ");
+            for (int i = 0; i < FF_ARRAY_ELEMS(cols); i++)
+                av_bprintf(&sql, "%s%s", i ? ", " : "", cols[i]);
+            av_bprintf(&sql, "%s ORDER BY id %s LIMIT ?9 OFFSET ?10", where,
+                       s->ascending ? "ASC" : "DESC");
+        }
+        if (sqlite3_prepare_v2(st->db, sql.str, -1, &q, NULL) != SQLITE_OK) {
+            ret = db_error(st, "search");
+            break;
+        }
+        for (int i = 0; i < FF_ARRAY_ELEMS(text); i++)
+            if (text[i])
+                sqlite3_bind_text(q, i + 1, text[i], -1, SQLITE_STATIC);
+        if (s->from_usec)
+            sqlite3_bind_int64(q, 6, s->from_usec);
+        if (s->to_usec)
+            sqlite3_bind_int64(q, 7, s->to_usec);
+        if (s->id)
+            sqlite3_bind_int64(q, 8, s->id);
+        if (pass) {
+            sqlite3_bind_int64(q, 9, s->limit);
+            sqlite3_bind_int64(q, 10, s->offset);
+            if (!(*rows = json_array()))
+                ret = AVERROR(ENOMEM);
+        }
+        while (ret >= 0 && (ret = sqlite3_step(q)) == SQLITE_ROW) {
+            json_t *row;
+            if (!pass) {
+                *total = sqlite3_column_int64(q, 0);
+                continue;
+            }
+            if (!(row = json_object())) {
+                ret = AVERROR(ENOMEM);
+                break;
+            }
+            for (int i = 0; i < FF_ARRAY_ELEMS(cols); i++)
+                json_object_set_new(row, cols[i], sqlite3_column_type(q, i) == SQLITE_INTEGER ?
+                                    json_integer(sqlite3_column_int64(q, i)) :
+                                    json_string((const char *)sqlite3_column_text(q, i)));
+            json_array_append_new(*rows, row);
+        }
+        if (ret >= 0 && ret != SQLITE_DONE)
+            ret = db_error(st, "search");
+        else if (ret >= 0)
+            ret = 0;
+        sqlite3_finalize(q);
+    }
+    av_bprint_finalize(&sql, NULL);
+    if (ret < 0) {
+        json_decref(*rows);
+        *rows = NULL;
+    }
+    return ret;
 }
 
 int ff_liverec_state_list(LiveRecState *st)

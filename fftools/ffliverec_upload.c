@@ -169,12 +169,15 @@ static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
         av_log(NULL, AV_LOG_INFO, "uploaded %s (%"PRId64" bytes, %.1f s) to %s\n",
                f.local_path, f.size, (av_gettime_relative() - t0) / 1e6, video_url);
         ff_liverec_worker_kick(u->notifier);
+        LIVEREC_COUNT(uploads[LIVEREC_RESULT_OK], 1);
+        LIVEREC_COUNT(upload_bytes, f.size);
         /* the catalog says uploaded: only now the local copy goes */
         if (!strcmp(f.format, "hls"))
             ff_liverec_hls_files(f.local_path, NULL, remove_segment, NULL);
         remove_segment(NULL, f.local_path);
     } else if (!ff_liverec_worker_stopping(w)) {
         int64_t delay = FFMIN(5LL << FFMIN(f.attempts, 6), 300);
+        LIVEREC_COUNT(uploads[LIVEREC_RESULT_FAILED], 1);
         av_log(NULL, AV_LOG_WARNING, "upload of %s failed (%s); retry %d in %"PRId64" s\n",
                f.local_path, av_err2str(ret), f.attempts + 1, delay);
         ff_liverec_state_retry_later(st, f.id, now + delay);
