@@ -66,6 +66,7 @@ typedef struct Call {
     const LiveRecTask *task;        ///< Stop/DeleteRecordTask: the task, in the config in force
     char *domain, *app, *stream;    ///< the stream a task change is for (wait for its sessions)
     int64_t template_id;
+    int denied;                     ///< the signature was refused
 } Call;
 
 typedef struct Action {
@@ -987,7 +988,7 @@ static int run_action(Call *c, LiveRecHttpRequest *req)
                                 req->body_len, c->now, &c->code, &c->why);
     av_buffer_unref(&creds);
     if (ret < 0) {
-        LIVEREC_COUNT(api[LIVEREC_REQUEST_DENIED], 1);
+        c->denied = 1;
         return ret;
     }
     if (!name)
@@ -1040,8 +1041,8 @@ int ff_liverec_api_request(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHt
         av_log(NULL, AV_LOG_ERROR, "request failed: %s\n", av_err2str(ret));
         fail(&c, "InternalError", "%s", av_err2str(ret));
         LIVEREC_COUNT(api[LIVEREC_REQUEST_ERROR], 1);
-    } else if (ret < 0 && strncmp(c.code, "AuthFailure", 11)) {
-        LIVEREC_COUNT(api[LIVEREC_REQUEST_REFUSED], 1);
+    } else if (ret < 0) {
+        LIVEREC_COUNT(api[c.denied ? LIVEREC_REQUEST_DENIED : LIVEREC_REQUEST_REFUSED], 1);
     } else if (ret >= 0) {
         LIVEREC_COUNT(api[LIVEREC_REQUEST_OK], 1);
     }

@@ -191,7 +191,8 @@ typedef const char *(*LiveRecHeaderGetter)(void *opaque, const char *name);
  * request over the signed headers and the body's SHA-256, the key chain of the credential scope's
  * date and service, a timestamp at most 300 s from now (Unix seconds).
  *
- * @param code set to the cloud's error code on failure (AuthFailure.*), static
+ * @param code set to the cloud's error code on failure (AuthFailure.*, MissingParameter,
+ *             InvalidParameter), static
  * @param why  the reason, for the error's Message
  * @return 0 if the signature is good, AVERROR(EACCES) if not, AVERROR(ENOMEM)
  */
