@@ -770,6 +770,21 @@ AVBufferRef *ff_liverec_manager_credentials(LiveRecManager *m)
     return ref;
 }
 
+/* A task whose window is open now records st. */
+static int task_open(const LiveRecConfig *cfg, const Stream *st)
+{
+    int64_t now = av_gettime() / 1000000;
+    for (int i = 0; i < cfg->nb_tasks; i++) {
+        const LiveRecTask *t = &cfg->tasks[i];
+        const LiveRecTemplate *tmpl = ff_liverec_find_template(cfg, t->template_id);
+        if (ff_liverec_task_matches(t, st->domain, st->app, st->stream) && tmpl &&
+            ff_liverec_template_records(tmpl) && t->end_time > now &&
+            (t->start_time == INT64_MIN || t->start_time <= now))
+            return 1;
+    }
+    return 0;
+}
+
 /*
  * The configuration in force: a copy of the file's with the API's objects appended. Every
  * session keeps the snapshot it started with (rules and templates apply from the next push),
@@ -794,11 +809,11 @@ static int rebuild(LiveRecManager *m)
     pthread_mutex_lock(&m->lock);
     av_buffer_unref(&m->cfg);
     m->cfg = ref;
-    /* a stream that is live and now recorded (a task made for it now) starts at once */
+    /* a live stream a task now records starts at once (a rule only from its next push) */
     for (int i = 0; i < m->nb_streams; i++) {
         Stream *st = m->streams[i];
-        if (st->live && (!st->session || atomic_load(&st->session->done)))
-            start_session(m, m->change_state, st, "the configuration changed");
+        if (st->live && (!st->session || atomic_load(&st->session->done)) && task_open(cfg, st))
+            start_session(m, m->change_state, st, "a task records it");
     }
     pthread_mutex_unlock(&m->lock);
     /* the workers' next upload, callback or deletion uses it, the sessions' tasks follow it */
