@@ -536,8 +536,11 @@ static int add_live_play_urls(json_t *streams, const char *spool)
         json_array_foreach(outs, j, out) {
             const char *url = json_string_value(json_object_get(out, "Url"));
             char *play;
+            /* the playlist is written when the first segment is cut: offered from then on,
+             * a player would otherwise start on a 404 */
             if (!url || !spool || !json_is_true(json_object_get(out, "Open")) ||
-                strcmp(row_str(out, "Format"), "hls") || !(play = live_play_url(spool, url)))
+                strcmp(row_str(out, "Format"), "hls") || access(url, R_OK) < 0 ||
+                !(play = live_play_url(spool, url)))
                 continue;
             if (json_object_set_new(out, "PlayUrl", json_string(play)) < 0) {
                 av_free(play);
