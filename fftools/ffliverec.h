@@ -76,6 +76,7 @@ typedef struct LiveRecTask {
     int64_t created;                  ///< Unix seconds (made through the API)
     int64_t stopped;                  ///< Unix seconds of its StopRecordTask (end_time is then
                                       ///< at most that), 0: not stopped
+    int64_t planned_end;              ///< its EndTime as made (API), 0: end_time
 } LiveRecTask;
 
 /* An origin that feeds the service (ffliverec -serve): its hooks and its status page. */
@@ -289,6 +290,8 @@ struct json_t;
 typedef struct LiveRecSearch {
     const char *domain, *app, *stream, *task_id, *format;
     int64_t     from_usec, to_usec;     ///< recordings that overlap [from, to) (wall clock)
+    int64_t     created_after;          ///< catalogued at or after (Unix seconds)
+    int64_t     created_before;         ///< catalogued before (Unix seconds)
     int64_t     id;                     ///< one recording, 0: any
     int         offset, limit;          ///< paging
     int         ascending;              ///< oldest first (else newest first)

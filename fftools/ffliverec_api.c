@@ -675,7 +675,7 @@ static int api_describe_tasks(Call *c)
                                               "TaskId", t->id, "DomainName", t->domain,
                                               "AppName", t->app, "StreamName", t->stream,
                                               "StartTime", (json_int_t)start,
-                                              "EndTime", (json_int_t)t->end_time,
+                                              "EndTime", (json_int_t)(t->planned_end ? t->planned_end : t->end_time),
                                               "TemplateId", (json_int_t)t->template_id,
                                               "Stopped", (json_int_t)t->stopped,
                                               "Status", state, "Reason", reason.str));
@@ -741,15 +741,29 @@ static int api_online_list(Call *c)
 static int iso_time(Call *c, json_t *range, const char *name, int64_t *usec)
 {
     json_t *j = json_object_get(range, name);
-    int64_t t;
+    char buf[40];
+    size_t len;
+    int64_t t, offset = 0;
 
     if (!j)
         return 0;
-    if (!json_is_string(j) || av_parse_time(&t, json_string_value(j), 0) < 0)
-        return fail(c, "InvalidParameterValue", "CreateTime.%s must be an ISO 8601 time, like "
-                    "2026-12-01T00:00:00Z.", name);
-    *usec = t;
+    if (!json_is_string(j) || (len = json_string_length(j)) >= sizeof(buf))
+        goto bad;
+    memcpy(buf, json_string_value(j), len + 1);
+    /* the cloud's examples give a zone offset (+08:00), which av_parse_time() does not read */
+    if (len > 6 && (buf[len - 6] == '+' || buf[len - 6] == '-') && buf[len - 3] == ':' &&
+        strspn(buf + len - 5, "0123456789") == 2 && strspn(buf + len - 2, "0123456789") == 2) {
+        offset = (atoi(buf + len - 5) * 3600 + atoi(buf + len - 2) * 60) * 1000000LL;
+        offset = buf[len - 6] == '+' ? offset : -offset;
+        strcpy(buf + len - 6, "Z");
+    }
+    if (av_parse_time(&t, buf, 0) < 0)
+        goto bad;
+    *usec = t - offset;
     return 1;
+bad:
+    return fail(c, "InvalidParameterValue", "CreateTime.%s must be an ISO 8601 time, like "
+                "2026-12-01T00:00:00Z or 2026-12-01T08:00:00+08:00.", name);
 }
 
 /* A string array parameter of at most max items: its first item in *v (the catalog is searched
@@ -850,9 +864,11 @@ static int api_search_media(Call *c)
     q.limit = ret ? v : 10;
     if (q.offset + q.limit > 5000)
         return fail(c, "InvalidParameterValue.Offset", "Offset + Limit must be at most 5000.");
-    if (range && (!json_is_object(range) || iso_time(c, range, "After", &q.from_usec) < 0 ||
-                  iso_time(c, range, "Before", &q.to_usec) < 0))
+    if (range && (!json_is_object(range) || iso_time(c, range, "After", &q.created_after) < 0 ||
+                  iso_time(c, range, "Before", &q.created_before) < 0))
         return c->code ? AVERROR(EINVAL) : fail(c, "InvalidParameter", "CreateTime must be an object.");
+    q.created_after   = (q.created_after + 999999) / 1000000;
+    q.created_before  = q.created_before ? (q.created_before + 999999) / 1000000 : 0;
     if ((sort = json_object_get(c->req, "Sort"))) {
         json_t *f = json_object_get(sort, "Field"), *o = json_object_get(sort, "Order");
         if (!json_is_string(f) || strcmp(json_string_value(f), "CreateTime") || !json_is_string(o) ||

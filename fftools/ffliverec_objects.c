@@ -112,6 +112,11 @@ int ff_liverec_json_str(json_t *o, const char *name, size_t max, const char **v,
     if (json_string_length(j) > max || strlen(json_string_value(j)) != json_string_length(j))
         return bad(code, "InvalidParameterValue", why, "%s must be at most %zu bytes, without NUL",
                    name, max);
+    /* what a configuration file (-export) cannot hold: control characters, U+FFFE, U+FFFF */
+    for (const unsigned char *s = (const unsigned char *)json_string_value(j); *s; s++)
+        if (*s < 0x20 || (s[0] == 0xef && s[1] == 0xbf && (s[2] == 0xbe || s[2] == 0xbf)))
+            return bad(code, "InvalidParameterValue", why, "%s must not contain control "
+                       "characters (or U+FFFE, U+FFFF)", name);
     *v = json_string_value(j);
     return 1;
 }
@@ -403,6 +408,8 @@ int ff_liverec_objects_merge(LiveRecState *st, LiveRecConfig *cfg)
         int hidden = 0;
         for (int i = 0; i < cfg->nb_tasks && !hidden; i++)
             hidden = cfg->tasks[i].line && !strcmp(cfg->tasks[i].id, t.id);
+        /* a stopped task's window ends at its stop; DescribeRecordTask shows both */
+        t.planned_end = t.end_time;
         if (t.stopped)
             t.end_time = FFMIN(t.end_time, t.stopped);
         if (!hidden && ff_liverec_find_template(cfg, t.template_id))

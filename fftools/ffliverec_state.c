@@ -540,7 +540,8 @@ int ff_liverec_state_search(LiveRecState *st, const LiveRecSearch *s, json_t **r
         " AND (?1 IS NULL OR domain = ?1) AND (?2 IS NULL OR app = ?2)"
         " AND (?3 IS NULL OR stream = ?3) AND (?4 IS NULL OR task_id = ?4)"
         " AND (?5 IS NULL OR format = ?5) AND (?6 IS NULL OR end_usec >= ?6)"
-        " AND (?7 IS NULL OR start_usec < ?7) AND (?8 IS NULL OR id = ?8)";
+        " AND (?7 IS NULL OR start_usec < ?7) AND (?8 IS NULL OR id = ?8)"
+        " AND (?11 IS NULL OR created >= ?11) AND (?12 IS NULL OR created < ?12)";
     const char *text[] = { s->domain, s->app, s->stream, s->task_id, s->format };
     sqlite3_stmt *q = NULL;
     AVBPrint sql;
@@ -573,6 +574,10 @@ int ff_liverec_state_search(LiveRecState *st, const LiveRecSearch *s, json_t **r
             sqlite3_bind_int64(q, 7, s->to_usec);
         if (s->id)
             sqlite3_bind_int64(q, 8, s->id);
+        if (s->created_after)
+            sqlite3_bind_int64(q, 11, s->created_after);
+        if (s->created_before)
+            sqlite3_bind_int64(q, 12, s->created_before);
         if (pass) {
             sqlite3_bind_int64(q, 9, s->limit);
             sqlite3_bind_int64(q, 10, s->offset);
