@@ -354,7 +354,8 @@ def fuzz(port, pid, mark, tdir, rtmp_port):
         for m in ("GET", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"):
             add("method", path, b"", None, (405,), method=m)
     # -- unknown paths: 404
-    for p in ("/", "/hook", "/hook/", "/hook/nginx", "/hook/nginx-rtmp/", "/hook/SRS", "/hooks/srs",
+    # ("/" is the API (POST) and the status page (GET) since issue 12: t-serve-api* try it)
+    for p in ("/hook", "/hook/", "/hook/nginx", "/hook/nginx-rtmp/", "/hook/SRS", "/hooks/srs",
               "/hook/srs/extra", "/api/v1/streams", "/" + "x" * 3000, "/hook/%2e%2e/hook/srs"):
         add("unknown-path", p, b"{}", "application/json", (404,), method=rnd.choice(["POST", "GET"]))
     # libmicrohttpd decodes the path before it is routed: %00 ends it, so this is the hook itself
