@@ -8,6 +8,7 @@
 #   make check           install what is missing, build, run FATE liverec + the integration tests
 #   make fate-liverec    only the FATE tests
 #   make bench           the side-by-side benchmarks in tests/bench/
+#   make fuzz            the fuzz targets of tests/fuzz/, FUZZ_SECONDS each (default 60)
 #   make install         FFmpeg's install (prefix from ./configure --prefix=...)
 #   make clean           remove objects, keep the configuration; make distclean removes build/
 
@@ -48,6 +49,11 @@ demo: deps
 bench: build
 	@tests/bench/run
 
+# every fuzz target for FUZZ_SECONDS each (default 60); make check runs them 10 s each
+fuzz: deps
+	@$(MAKE) --no-print-directory build
+	@tests/fuzz/build && tests/fuzz/run
+
 install: build
 	@$(MAKE) --no-print-directory -C $(BUILD) install
 
@@ -57,4 +63,4 @@ clean:
 distclean:
 	rm -rf $(BUILD)
 
-.PHONY: all configured build deps fate-liverec check demo bench install clean distclean
+.PHONY: all configured build deps fate-liverec check demo bench fuzz install clean distclean
