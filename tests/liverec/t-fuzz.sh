@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every fuzz target of tests/fuzz/ (the configuration loader, the API's signature check and its
 # credentials file, the API's template parameters and their round trip through the catalog and
-# -export) built with libFuzzer, AddressSanitizer and UBSan, and run 10 s each from the
+# -export, liverec_hls's resume from its sidecar and working playlist) built with libFuzzer, AddressSanitizer and UBSan, and run 10 s each from the
 # committed seeds: a regression that crashes, leaks or trips a sanitizer on input from outside
 # fails make check. make fuzz runs them longer (FUZZ_SECONDS).
 . "$(dirname "$0")/lib.sh"
