@@ -42,12 +42,19 @@ static char path[64], path2[64];
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void cleanup(void)
+{
+    unlink(path);
+    unlink(path2);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
     xmlInitParser();
     snprintf(path, sizeof(path), "/tmp/liverec-fuzz-config-%d.xml", (int)getpid());
     snprintf(path2, sizeof(path2), "/tmp/liverec-fuzz-config-%d-export.xml", (int)getpid());
+    atexit(cleanup);
     return 0;
 }
 

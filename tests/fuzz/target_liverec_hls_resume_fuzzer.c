@@ -27,6 +27,7 @@
  */
 
 #include <dirent.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,17 @@ static char dir[64], playlist[96], state[96];
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* the folder goes with the process */
+static void cleanup(void)
+{
+    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
@@ -50,6 +62,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(playlist, sizeof(playlist), "%s/cam.m3u8", dir);
     snprintf(state, sizeof(state), "%s/cam.m3u8.liverec", dir);
     mkdir(dir, 0700);
+    atexit(cleanup);
     return 0;
 }
 

@@ -47,6 +47,11 @@ static char cred_path[64];
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void cleanup(void)
+{
+    unlink(cred_path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
@@ -55,6 +60,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (ff_liverec_credentials_load(&creds, NULL) != 1)
         abort();
     snprintf(cred_path, sizeof(cred_path), "/tmp/liverec-fuzz-credentials-%d", (int)getpid());
+    atexit(cleanup);
     return 0;
 }
 

@@ -46,11 +46,17 @@ static char path[64];
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void cleanup(void)
+{
+    unlink(path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
     xmlInitParser();
     snprintf(path, sizeof(path), "/tmp/liverec-fuzz-template-%d.xml", (int)getpid());
+    atexit(cleanup);
     return 0;
 }
 
