@@ -101,7 +101,8 @@ static int64_t attr_int(xmlNodePtr n, const char *name, int64_t def)
     return r;
 }
 
-/* Unix seconds or an ISO 8601 date (the schema's Time type). */
+/* Unix seconds or an ISO 8601 date (the schema's Time type), from 1970 (Unix seconds cannot say
+ * earlier, and -export writes them so). */
 static int attr_time(xmlNodePtr n, const char *name, int64_t *t)
 {
     xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
@@ -113,7 +114,7 @@ static int attr_time(xmlNodePtr n, const char *name, int64_t *t)
         return AVERROR(ENOENT);
     if (s[strspn(s, "0123456789")] == 0) {
         *t = strtoll(s, NULL, 10);
-    } else if (av_parse_time(&us, s, 0) >= 0) {
+    } else if (av_parse_time(&us, s, 0) >= 0 && us >= 0) {
         *t = us / 1000000;
     } else {
         ret = AVERROR(EINVAL);
@@ -232,9 +233,9 @@ static int parse_task(Loader *l, LiveRecConfig *cfg, xmlNodePtr n)
     if (ret == AVERROR(ENOENT))
         t->start_time = INT64_MIN;
     else if (ret < 0)
-        sem_error(l, t->line, "task '%s': StartTime is not a date", t->id);
+        sem_error(l, t->line, "task '%s': StartTime is not a date from 1970 on", t->id);
     if (attr_time(n, "EndTime", &t->end_time) < 0)
-        sem_error(l, t->line, "task '%s': EndTime is not a date", t->id);
+        sem_error(l, t->line, "task '%s': EndTime is not a date from 1970 on", t->id);
     return 0;
 }
 

@@ -28,6 +28,7 @@
  */
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <ftw.h>
@@ -193,14 +194,20 @@ static void request(const char *method, const char *path, const char *headers,
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     struct timeval tv = { 30, 0 };
+    /* closed with a reset: thousands of requests a second would otherwise use up the local
+     * ports in TIME_WAIT */
+    struct linger lg = { 1, 0 };
     AVBPrint req;
     char buf[4096];
     ssize_t n;
     int fd = socket(AF_INET, SOCK_STREAM, 0), answered = 0;
 
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        perror("connect to the service");
         abort();
+    }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     av_bprint_init(&req, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s"
                "Content-Length: %zu\r\n\r\n", method, path, port, headers, size);
@@ -208,14 +215,18 @@ static void request(const char *method, const char *path, const char *headers,
     if (write(fd, req.str, req.len) != req.len)
         abort();
     av_bprint_finalize(&req, NULL);
-    while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
-        buf[n] = 0;
-        answered |= !strncmp(buf, "HTTP/1.1 ", 9);
-    }
-    close(fd);
-    if (!answered) {
-        fprintf(stderr, "%s %s: no answer\n", method, path);
-        abort();
+    {
+        int64_t t0 = time(NULL);
+        while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+            buf[n] = 0;
+            answered |= !strncmp(buf, "HTTP/1.1 ", 9);
+        }
+        close(fd);
+        if (!answered) {
+            fprintf(stderr, "%s %s: no answer (%s after %d s)\n", method, path,
+                    n < 0 ? strerror(errno) : "closed", (int)(time(NULL) - t0));
+            abort();
+        }
     }
 }
 
