@@ -146,6 +146,10 @@ void ff_liverec_config_free(LiveRecConfig **cfg);
 
 /** A deep copy of cfg (the service adds the API's objects to a copy of the file's), NULL on ENOMEM. */
 LiveRecConfig *ff_liverec_config_dup(const LiveRecConfig *cfg);
+/** A copy of src into t (its strings its own; on error, free t anyway). */
+int  ff_liverec_template_copy(LiveRecTemplate *t, const LiveRecTemplate *src);
+/** Free t's strings. */
+void ff_liverec_template_free(LiveRecTemplate *t);
 /** Append a copy of t, r or task to cfg. */
 int ff_liverec_config_add_template(LiveRecConfig *cfg, const LiveRecTemplate *t);
 int ff_liverec_config_add_rule(LiveRecConfig *cfg, const LiveRecRule *r);

@@ -76,6 +76,14 @@ typedef struct Action {
     int (*run)(Call *c);
 } Action;
 
+/* From the system's source; without one (no /dev/urandom), av_get_random_seed()'s fallbacks */
+static void random_bytes(uint8_t *b, size_t n)
+{
+    if (av_random_bytes(b, n) < 0)
+        for (size_t i = 0; i < n; i++)
+            b[i] = av_get_random_seed();
+}
+
 static int fail(Call *c, const char *code, const char *fmt, ...) av_printf_format(3, 4);
 static int fail(Call *c, const char *code, const char *fmt, ...)
 {
@@ -159,14 +167,6 @@ static const LiveRecTemplate *find_template(Call *c, const LiveRecConfig *cfg, i
     return t;
 }
 
-static void free_template(LiveRecTemplate *t)
-{
-    av_freep(&t->name);
-    av_freep(&t->description);
-    for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
-        av_freep(&t->param[f].vod_file_name);
-}
-
 static int64_t next_template_id(const LiveRecConfig *cfg)
 {
     /* the API's ids start above those a file would use, as the cloud's do */
@@ -184,7 +184,7 @@ static int create_template(LiveRecState *st, const LiveRecConfig *cfg, void *opa
 
     if ((ret = ff_liverec_template_params(&t, c->req, &c->code, &c->why)) >= 0)
         ret = ff_liverec_objects_put_template(st, &t);
-    free_template(&t);
+    ff_liverec_template_free(&t);
     c->template_id = t.id;
     return ret;
 }
@@ -220,17 +220,11 @@ static int modify_template(LiveRecState *st, const LiveRecConfig *cfg, void *opa
         return read_only(c, what, cfg, old->line);
     }
     /* a copy of the one in force, changed by the parameters given */
-    {
-        LiveRecConfig tmp = { 0 };
-        if ((ret = ff_liverec_config_add_template(&tmp, old)) < 0)
-            return ret;
-        t = tmp.templates[0];
-        av_free(tmp.templates);
-    }
+    ret = ff_liverec_template_copy(&t, old);
     t.updated = c->now;
-    if ((ret = ff_liverec_template_params(&t, c->req, &c->code, &c->why)) >= 0)
+    if (ret >= 0 && (ret = ff_liverec_template_params(&t, c->req, &c->code, &c->why)) >= 0)
         ret = ff_liverec_objects_put_template(st, &t);
-    free_template(&t);
+    ff_liverec_template_free(&t);
     return ret;
 }
 
@@ -449,12 +443,12 @@ static int default_template(LiveRecState *st, const LiveRecConfig *cfg, Call *c,
     }
     if (!(t.name = av_strdup(DEFAULT_TEMPLATE_NAME)) ||
         !(t.description = av_strdup("CreateRecordTask without TemplateId: HLS, kept for ever"))) {
-        free_template(&t);
+        ff_liverec_template_free(&t);
         return AVERROR(ENOMEM);
     }
     t.param[LIVEREC_HLS] = (LiveRecFormatParam){ .present = 1, .enable = 1, .record_interval = 1800 };
     ret = ff_liverec_objects_put_template(st, &t);
-    free_template(&t);
+    ff_liverec_template_free(&t);
     *id = t.id;
     return ret;
 }
@@ -508,9 +502,7 @@ static int api_create_task(Call *c)
     t.template_id = tmpl;
     t.extension   = (char *)ext;
     /* 128 random bits, as letters and digits: a task id is not guessable */
-    if (av_random_bytes(rnd, sizeof(rnd)) < 0)
-        for (int i = 0; i < sizeof(rnd); i++)
-            rnd[i] = av_get_random_seed();
+    random_bytes(rnd, sizeof(rnd));
     for (int i = 0; i < 32; i++)
         c->new_task_id[i] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                             [((rnd[i / 2] >> (i % 2 * 4)) & 15) + 16 * (i & 1)];
@@ -975,9 +967,7 @@ static int reply(LiveRecHttpResponse *resp, json_t *r)
 static void request_id(char *buf)
 {
     uint8_t b[16];
-    if (av_random_bytes(b, sizeof(b)) < 0)
-        for (int i = 0; i < 16; i++)
-            b[i] = av_get_random_seed();
+    random_bytes(b, sizeof(b));
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",

@@ -530,13 +530,8 @@ void ff_liverec_config_free(LiveRecConfig **pcfg)
 
     if (!cfg)
         return;
-    for (int i = 0; i < cfg->nb_templates; i++) {
-        LiveRecTemplate *t = &cfg->templates[i];
-        av_freep(&t->name);
-        av_freep(&t->description);
-        for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
-            av_freep(&t->param[f].vod_file_name);
-    }
+    for (int i = 0; i < cfg->nb_templates; i++)
+        ff_liverec_template_free(&cfg->templates[i]);
     for (int i = 0; i < cfg->nb_rules; i++) {
         av_freep(&cfg->rules[i].domain);
         av_freep(&cfg->rules[i].app);
@@ -581,13 +576,10 @@ static int dup_str(char **dst, const char *src)
     return (*dst = av_strdup(src)) ? 0 : AVERROR(ENOMEM);
 }
 
-int ff_liverec_config_add_template(LiveRecConfig *cfg, const LiveRecTemplate *src)
+int ff_liverec_template_copy(LiveRecTemplate *t, const LiveRecTemplate *src)
 {
-    LiveRecTemplate *t;
     int ret;
 
-    GROW(cfg->templates, cfg->nb_templates);
-    t  = &cfg->templates[cfg->nb_templates++];
     *t = *src;
     t->name = t->description = NULL;
     for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
@@ -599,6 +591,20 @@ int ff_liverec_config_add_template(LiveRecConfig *cfg, const LiveRecTemplate *sr
         if ((ret = dup_str(&t->param[f].vod_file_name, src->param[f].vod_file_name)) < 0)
             return ret;
     return 0;
+}
+
+void ff_liverec_template_free(LiveRecTemplate *t)
+{
+    av_freep(&t->name);
+    av_freep(&t->description);
+    for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
+        av_freep(&t->param[f].vod_file_name);
+}
+
+int ff_liverec_config_add_template(LiveRecConfig *cfg, const LiveRecTemplate *src)
+{
+    GROW(cfg->templates, cfg->nb_templates);
+    return ff_liverec_template_copy(&cfg->templates[cfg->nb_templates++], src);
 }
 
 int ff_liverec_config_add_rule(LiveRecConfig *cfg, const LiveRecRule *src)

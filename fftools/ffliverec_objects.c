@@ -327,14 +327,6 @@ static int template_from_row(LiveRecTemplate *t, const char *info)
     return ret;
 }
 
-static void free_template(LiveRecTemplate *t)
-{
-    av_freep(&t->name);
-    av_freep(&t->description);
-    for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
-        av_freep(&t->param[f].vod_file_name);
-}
-
 int ff_liverec_objects_merge(LiveRecState *st, LiveRecConfig *cfg)
 {
     sqlite3 *db = ff_liverec_state_handle(st);
@@ -356,7 +348,7 @@ int ff_liverec_objects_merge(LiveRecState *st, LiveRecConfig *cfg)
         }
         if ((ret = template_from_row(&t, col(q, 1))) >= 0)
             ret = ff_liverec_config_add_template(cfg, &t);
-        free_template(&t);
+        ff_liverec_template_free(&t);
         if (ret == AVERROR_INVALIDDATA)
             ret = 0;            /* a damaged row is skipped, not the service */
     }

@@ -60,14 +60,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void template_free(LiveRecTemplate *t)
-{
-    av_freep(&t->name);
-    av_freep(&t->description);
-    for (int f = 0; f < LIVEREC_NB_FORMATS; f++)
-        av_freep(&t->param[f].vod_file_name);
-}
-
 static int same(const LiveRecTemplate *a, const LiveRecTemplate *b)
 {
     if (strcmp(a->name, b->name) || strcmp(a->description ? a->description : "",
@@ -122,7 +114,7 @@ end:
     av_bprint_finalize(&xml, NULL);
     json_decref(info);
     json_decref(req);
-    template_free(&t);
-    template_free(&back);
+    ff_liverec_template_free(&t);
+    ff_liverec_template_free(&back);
     return 0;
 }
