@@ -54,14 +54,14 @@ typedef struct LiveRecTemplate {
     LiveRecFormatParam param[LIVEREC_NB_FORMATS];
     int     flow_continue_duration;   ///< HlsSpecialParam, seconds (splice timeout)
     int     line;                     ///< in the configuration file, 0: made through the API
-    int64_t created, updated;         ///< Unix seconds (made through the API)
+    int64_t created, updated;         ///< Unix seconds (the file's: when it was loaded)
 } LiveRecTemplate;
 
 typedef struct LiveRecRule {
     char   *domain, *app, *stream;    ///< "" = wildcard
     int64_t template_id;
     int     line;                     ///< in the configuration file, 0: made through the API
-    int64_t created, updated;         ///< Unix seconds (made through the API)
+    int64_t created, updated;         ///< Unix seconds (the file's: when it was loaded)
 } LiveRecRule;
 
 typedef struct LiveRecTask {

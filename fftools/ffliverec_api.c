@@ -411,9 +411,9 @@ static int api_describe_rules(Call *c)
     for (int i = 0; i < cfg->nb_rules; i++) {
         const LiveRecRule *r = &cfg->rules[i];
         char created[32], updated[32];
-        /* the file's rules: since the file was loaded */
-        gmtime_str(created, sizeof(created), r->line ? c->now : r->created, 1);
-        gmtime_str(updated, sizeof(updated), r->line ? c->now : r->updated, 1);
+        /* the file's rules: when the file was loaded */
+        gmtime_str(created, sizeof(created), r->created, 1);
+        gmtime_str(updated, sizeof(updated), r->updated, 1);
         json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}",
                                            "CreateTime", created, "UpdateTime", updated,
                                            "TemplateId", (json_int_t)r->template_id,

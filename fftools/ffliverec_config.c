@@ -507,6 +507,11 @@ int ff_liverec_config_load(LiveRecConfig **pcfg, const char *path, int64_t now)
     }
     if (ret >= 0)
         check_meaning(&l, cfg, now);
+    /* the file's objects were made when it was loaded (DescribeLiveRecordRules shows it) */
+    for (int i = 0; ret >= 0 && i < cfg->nb_rules; i++)
+        cfg->rules[i].created = cfg->rules[i].updated = now;
+    for (int i = 0; ret >= 0 && i < cfg->nb_templates; i++)
+        cfg->templates[i].created = cfg->templates[i].updated = now;
     if (ret >= 0 && l.errors)
         ret = AVERROR_INVALIDDATA;
 
