@@ -34,6 +34,7 @@
 #include <sqlite3.h>
 
 #include "libavutil/avstring.h"
+#include "libavutil/bprint.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
@@ -315,16 +316,76 @@ static int template_from_row(LiveRecTemplate *t, const char *info)
     AVBPrint why;
     int ret;
 
-    if (!o)
+    if (!o) {
+        av_log(NULL, AV_LOG_ERROR, "state: template %"PRId64" is skipped: its JSON does not "
+               "parse (%s)\n", t->id, err.text);
         return AVERROR_INVALIDDATA;
+    }
     av_bprint_init(&why, 0, AV_BPRINT_SIZE_AUTOMATIC);
     ret = ff_liverec_template_params(t, o, &code, &why);
-    /* what was stored was checked when it was made; only a damaged catalog fails here */
-    if (ret == AVERROR(EINVAL))
-        av_log(NULL, AV_LOG_ERROR, "state: template %"PRId64": %s\n", t->id, why.str);
+    if (ret >= 0 && (!t->name || !*t->name))
+        ret = bad(&code, "MissingParameter", &why, "TemplateName is missing");
+    /* what was stored was checked when it was made; only a damaged catalog fails here, and
+     * the row is skipped (AVERROR_INVALIDDATA), not the service */
+    if (ret == AVERROR(EINVAL)) {
+        av_log(NULL, AV_LOG_ERROR, "state: template %"PRId64" is skipped: %s\n", t->id, why.str);
+        ret = AVERROR_INVALIDDATA;
+    }
     av_bprint_finalize(&why, NULL);
     json_decref(o);
     return ret;
+}
+
+/*
+ * The catalog's rows were checked when the API made them; one that is not as the API makes it
+ * (a damaged or edited catalog) is skipped with an error, as a configuration file would be
+ * refused, so that it never reaches a session or makes an -export that does not load.
+ */
+static int text_ok(const char *s, size_t max)
+{
+    const uint8_t *p = (const uint8_t *)s, *end = p + strlen(s);
+
+    if (end - p > max)
+        return 0;
+    /* what XML carries: valid UTF-8 without control characters or non-characters */
+    while (p < end) {
+        int32_t code;
+        if (av_utf8_decode(&code, &p, end, AV_UTF8_FLAG_EXCLUDE_XML_INVALID_CONTROL_CODES) < 0 ||
+            code < 0x20)
+            return 0;
+    }
+    return 1;
+}
+
+static int row_name_ok(const char *what, const char *v, int wildcard, AVBPrint *why)
+{
+    return (wildcard && !*v) || ff_liverec_check_stream_name(v, what, why) >= 0;
+}
+
+static int rule_row_ok(const LiveRecRule *r, AVBPrint *why)
+{
+    return row_name_ok("DomainName", r->domain, 0, why) && row_name_ok("AppName", r->app, 1, why) &&
+           row_name_ok("StreamName", r->stream, 1, why);
+}
+
+static int task_row_ok(const LiveRecTask *t, AVBPrint *why)
+{
+    size_t len = strlen(t->id);
+
+    if (!len || len > 64 || strspn(t->id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789_-") != len) {
+        av_bprintf(why, "TaskId is not 1 to 64 of A-Z a-z 0-9 _ -");
+        return 0;
+    }
+    if (!row_name_ok("DomainName", t->domain, 0, why) || !row_name_ok("AppName", t->app, 0, why) ||
+        !row_name_ok("StreamName", t->stream, 0, why))
+        return 0;
+    if (t->start_time < 0 || t->end_time <= t->start_time || t->stopped < 0 ||
+        (unsigned)t->stream_type > 1 || !text_ok(t->extension, 512)) {
+        av_bprintf(why, "its times, StreamType or Extension are not valid");
+        return 0;
+    }
+    return 1;
 }
 
 int ff_liverec_objects_merge(LiveRecState *st, LiveRecConfig *cfg)
@@ -341,6 +402,10 @@ int ff_liverec_objects_merge(LiveRecState *st, LiveRecConfig *cfg)
         LiveRecTemplate t = { .id = sqlite3_column_int64(q, 0), .created = sqlite3_column_int64(q, 2),
                               .updated = sqlite3_column_int64(q, 3) };
         const LiveRecTemplate *file = ff_liverec_find_template(cfg, t.id);
+        if (t.id < 1) {
+            av_log(NULL, AV_LOG_ERROR, "state: a template with id %"PRId64" is skipped\n", t.id);
+            continue;
+        }
         if (file) {
             av_log(NULL, AV_LOG_WARNING, "template %"PRId64" made through the API is hidden by "
                    "the one of %s, line %d\n", t.id, cfg->path, file->line);
@@ -368,6 +433,12 @@ int ff_liverec_objects_merge(LiveRecState *st, LiveRecConfig *cfg)
                 .created = sqlite3_column_int64(q, 4), .updated = sqlite3_column_int64(q, 5),
             };
             int hidden = 0;
+            AVBPrint why;
+            av_bprint_init(&why, 0, AV_BPRINT_SIZE_AUTOMATIC);
+            if (!rule_row_ok(&r, &why)) {
+                av_log(NULL, AV_LOG_ERROR, "state: a rule is skipped: %s\n", why.str);
+                continue;
+            }
             for (int i = 0; i < nb_file && !hidden; i++) {
                 const LiveRecRule *o = &cfg->rules[i];
                 hidden = !strcmp(o->domain, r.domain) && !strcmp(o->app, r.app) &&
@@ -398,6 +469,12 @@ int ff_liverec_objects_merge(LiveRecState *st, LiveRecConfig *cfg)
             .created = sqlite3_column_int64(q, 9), .stopped = sqlite3_column_int64(q, 10),
         };
         int hidden = 0;
+        AVBPrint why;
+        av_bprint_init(&why, 0, AV_BPRINT_SIZE_AUTOMATIC);
+        if (!task_row_ok(&t, &why)) {
+            av_log(NULL, AV_LOG_ERROR, "state: a task is skipped: %s\n", why.str);
+            continue;
+        }
         for (int i = 0; i < cfg->nb_tasks && !hidden; i++)
             hidden = cfg->tasks[i].line && !strcmp(cfg->tasks[i].id, t.id);
         /* a stopped task's window ends at its stop; DescribeRecordTask shows both */
@@ -512,6 +589,13 @@ int ff_liverec_objects_export(const LiveRecConfig *cfg, AVBPrint *out)
     }
     for (int i = 0; i < cfg->nb_tasks; i++) {
         const LiveRecTask *t = &cfg->tasks[i];
+        if (t->start_time != INT64_MIN && t->end_time <= t->start_time) {
+            /* stopped (StopRecordTask) before its window opened: nothing for a file to say (its
+             * id is not in the comment: "--" may not be) */
+            xmlAddChild(root, xmlNewComment((const xmlChar *)" a task stopped before its StartTime "
+                                            "is left out: it records nothing "));
+            continue;
+        }
         n = child(root, "Task");
         set_prop(n, "TaskId", t->id);
         set_prop(n, "DomainName", t->domain);

@@ -801,6 +801,46 @@ static int journal_read(VodUploadContext *c)
     return 1;
 }
 
+/*
+ * One page of a ListParts reply: seen[i] = 1 for the journal's part i + 1 when the server lists
+ * it with the same size and ETag; *next = the next page's marker, 0 if this was the last page.
+ */
+static int parse_list_parts(VodUploadContext *c, const AVBPrint *reply, int *seen, int *next)
+{
+    xmlDocPtr doc = xml_parse(reply);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL, n;
+    char buf[128];
+
+    if (!root || strcmp((const char *)root->name, "ListPartsResult")) {
+        xmlFreeDoc(doc);
+        av_log(c, AV_LOG_ERROR, "ListParts %s: the reply is not a ListPartsResult\n", c->name);
+        return AVERROR_INVALIDDATA;
+    }
+    for (n = root->children; n; n = n->next) {
+        char etag[128];
+        int num;
+        int64_t size;
+        if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "Part"))
+            continue;
+        xml_child_text(n, "PartNumber", buf, sizeof(buf));
+        num = atoi(buf);
+        xml_child_text(n, "Size", buf, sizeof(buf));
+        size = strtoll(buf, NULL, 10);
+        xml_child_text(n, "ETag", etag, sizeof(etag));
+        if (num >= 1 && num <= c->nb_resume && size == c->resume[num - 1].size &&
+            !strcmp(etag, c->resume[num - 1].etag))
+            seen[num - 1] = 1;
+    }
+    xml_child_text(root, "IsTruncated", buf, sizeof(buf));
+    *next = 0;
+    if (!strcmp(buf, "true")) {
+        xml_child_text(root, "NextPartNumberMarker", buf, sizeof(buf));
+        *next = atoi(buf);
+    }
+    xmlFreeDoc(doc);
+    return 0;
+}
+
 /* Keep only the journal's parts that the server lists with the same size and ETag. */
 static int resume_check(VodUploadContext *c)
 {
@@ -813,9 +853,6 @@ static int resume_check(VodUploadContext *c)
     for (int page = 0; page <= MAX_PARTS; page++) {
         S3Request r;
         AVBPrint q;
-        xmlDocPtr doc;
-        xmlNodePtr root, n;
-        char buf[128];
         int next;
 
         /* SigV4 with libcurl 7.88: query parameters sorted and encoded by us */
@@ -830,33 +867,10 @@ static int resume_check(VodUploadContext *c)
             av_bprint_finalize(&r.reply, NULL);
             break;
         }
-        doc  = xml_parse(&r.reply);
-        root = doc ? xmlDocGetRootElement(doc) : NULL;
+        ret = parse_list_parts(c, &r.reply, seen, &next);
         av_bprint_finalize(&r.reply, NULL);
-        if (!root || strcmp((const char *)root->name, "ListPartsResult")) {
-            xmlFreeDoc(doc);
-            av_log(c, AV_LOG_ERROR, "ListParts %s: the reply is not a ListPartsResult\n", c->name);
-            ret = AVERROR_INVALIDDATA;
+        if (ret < 0)
             break;
-        }
-        for (n = root->children; n; n = n->next) {
-            char etag[128];
-            int num;
-            int64_t size;
-            if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "Part"))
-                continue;
-            xml_child_text(n, "PartNumber", buf, sizeof(buf));
-            num = atoi(buf);
-            xml_child_text(n, "Size", buf, sizeof(buf));
-            size = strtoll(buf, NULL, 10);
-            xml_child_text(n, "ETag", etag, sizeof(etag));
-            if (num >= 1 && num <= c->nb_resume && size == c->resume[num - 1].size &&
-                !strcmp(etag, c->resume[num - 1].etag))
-                seen[num - 1] = 1;
-        }
-        xml_child_text(root, "IsTruncated", buf, sizeof(buf));
-        next = strcmp(buf, "true") ? 0 : (xml_child_text(root, "NextPartNumberMarker", buf, sizeof(buf)), atoi(buf));
-        xmlFreeDoc(doc);
         if (!next)
             break;
         if (next <= marker || next > MAX_PARTS) {
@@ -903,22 +917,26 @@ static int head(VodUploadContext *c, const char *key, int64_t *size, char *etag,
 
 /* ---- multipart upload ------------------------------------------------------------------- */
 
+/* The UploadId of a CreateMultipartUpload reply into id ("" if none). */
+static void parse_upload_id(const AVBPrint *reply, char *id, int size)
+{
+    xmlDocPtr doc = xml_parse(reply);
+    xml_child_text(doc ? xmlDocGetRootElement(doc) : NULL, "UploadId", id, size);
+    xmlFreeDoc(doc);
+}
+
 static int initiate(VodUploadContext *c, CURL *curl)
 {
     S3Request r;
-    xmlDocPtr doc;
-    xmlNodePtr root;
-    char id[512];
+    char id[512] = "";
     int ret;
 
     request_init(&r, "POST", c->bucket, c->key);
     r.query        = "uploads=";
     r.content_type = c->content_type ? c->content_type : guess_content_type(c->key);
     ret = s3_request(c, curl, &r, "CreateMultipartUpload", 0);
-    doc  = ret < 0 ? NULL : xml_parse(&r.reply);
-    root = doc ? xmlDocGetRootElement(doc) : NULL;
-    xml_child_text(root, "UploadId", id, sizeof(id));
-    xmlFreeDoc(doc);
+    if (ret >= 0)
+        parse_upload_id(&r.reply, id, sizeof(id));
     av_bprint_finalize(&r.reply, NULL);
     if (ret < 0)
         return ret;

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@
 #include "libavutil/bprint.h"
 #include "libavutil/hmac.h"
 #include "libavutil/log.h"
+#include "libavutil/macros.h"
 #include "libavutil/mem.h"
 #include "libavutil/sha.h"
 
@@ -188,6 +190,25 @@ static void sign(AVBPrint *auth, const char *host, int64_t ts, const uint8_t *bo
                "SignedHeaders=content-type;host, Signature=%s", date, sig);
 }
 
+/* A connect() interrupted by a signal: wait for it to finish. */
+static int connected(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (errno != EINTR)
+        return 0;
+    while (poll(&p, 1, 30000) < 0)
+        if (errno != EINTR)
+            return 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+        errno = err ? err : errno;
+        return 0;
+    }
+    return 1;
+}
+
 static void request(const char *method, const char *path, const char *headers,
                     const uint8_t *body, size_t size)
 {
@@ -202,7 +223,9 @@ static void request(const char *method, const char *path, const char *headers,
     ssize_t n;
     int fd = socket(AF_INET, SOCK_STREAM, 0), answered = 0;
 
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+    /* libFuzzer's timer signal interrupts system calls: a connect() goes on in the background,
+     * a read() or write() is tried again */
+    if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && !connected(fd))) {
         perror("connect to the service");
         abort();
     }
@@ -212,12 +235,18 @@ static void request(const char *method, const char *path, const char *headers,
     av_bprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s"
                "Content-Length: %zu\r\n\r\n", method, path, port, headers, size);
     av_bprint_append_data(&req, (const char *)body, size);
-    if (write(fd, req.str, req.len) != req.len)
-        abort();
+    for (size_t done = 0; done < req.len; ) {
+        n = write(fd, req.str + done, req.len - done);
+        if (n < 0 && errno != EINTR)
+            abort();
+        done += FFMAX(n, 0);
+    }
     av_bprint_finalize(&req, NULL);
     {
         int64_t t0 = time(NULL);
-        while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+        while ((n = read(fd, buf, sizeof(buf) - 1)) > 0 || (n < 0 && errno == EINTR)) {
+            if (n < 0)
+                continue;
             buf[n] = 0;
             answered |= !strncmp(buf, "HTTP/1.1 ", 9);
         }
