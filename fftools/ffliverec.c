@@ -302,12 +302,11 @@ end:
 /* The state folder, created if needed, and its catalog. */
 static int open_state(LiveRecState **st, const char **dir)
 {
+    int ret;
+
     *dir = opts.state ? opts.state : "state";
-    if (mkdir(*dir, 0700) < 0 && errno != EEXIST) {
-        int ret = AVERROR(errno);
-        av_log(NULL, AV_LOG_ERROR, "cannot create the state folder %s: %s\n", *dir, av_err2str(ret));
+    if ((ret = ff_liverec_make_dirs(*dir, 0700)) < 0)
         return ret;
-    }
     return ff_liverec_state_open(st, *dir);
 }
 

@@ -463,6 +463,11 @@ int ff_liverec_session_plan(const LiveRecConfig *cfg, const char *domain, const 
  * whose window is open, demuxed once, until the push is gone for longer than the longest
  * FlowContinueDuration (or *opts->stop is set). Returns 0 or a negative AVERROR.
  */
+/**
+ * mkdir -p: every missing folder of path, the last one with mode (the others 0755); an error
+ * is logged with the path.
+ */
+int ff_liverec_make_dirs(const char *path, int mode);
 int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions *opts);
 
 /**

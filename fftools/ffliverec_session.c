@@ -64,7 +64,13 @@ typedef struct Output {
     AVFormatContext *oc;
     int *map;                       ///< input stream -> output stream, -1: not written
     int64_t packets;
-    int failed;                     ///< the push in which a muxer error stopped it (retried later)
+    int failed;                     ///< the push in which it could not start (retried next push)
+    int write_failed;               ///< writing failed (a full disk): closed until retry_at
+    int in_outage;                  ///< from a write error until writing works for 10 s again
+    int64_t outage_start;           ///< av_gettime_relative() of the write error that began it
+    int64_t retry_at;               ///< av_gettime_relative() from which it is opened again
+    int64_t retry_delay;            ///< the wait after the last write error (grows to 10 s)
+    int64_t opened_at;              ///< av_gettime_relative() of its last open
     int done;                       ///< its task's window closed: finished for the session
 } Output;
 
@@ -97,20 +103,21 @@ static const char *const muxer_names[LIVEREC_NB_FORMATS] = {
     "liverec_flv", "liverec_hls", "liverec_mp4", "liverec_aac",
 };
 
-/* mkdir -p */
-static int make_dirs(const char *path)
+int ff_liverec_make_dirs(const char *path, int mode)
 {
     char *p = av_strdup(path), *s;
     int ret = 0;
 
     if (!p)
         return AVERROR(ENOMEM);
+    for (size_t len = strlen(p); len > 1 && p[len - 1] == '/'; len--)
+        p[len - 1] = 0;
     for (s = p + 1; ret >= 0; s++) {
         char c = *s;
         if (c != '/' && c)
             continue;
         *s = 0;
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        if (mkdir(p, c ? 0755 : mode) < 0 && errno != EEXIST)
             ret = AVERROR(errno);
         *s = c;
         if (!c)
@@ -140,7 +147,7 @@ static int add_output(LiveRecSession *s, const LiveRecTemplate *t, const LiveRec
         av_bprint_finalize(&dir, NULL);
         return AVERROR(ENOMEM);
     }
-    if ((ret = make_dirs(dir.str)) < 0) {
+    if ((ret = ff_liverec_make_dirs(dir.str, 0755)) < 0) {
         av_bprint_finalize(&dir, NULL);
         return ret;
     }
@@ -351,7 +358,12 @@ static int open_output(LiveRecSession *s, Output *out, AVCodecParameters **par,
     if (p->vod_file_name)
         av_dict_set(&opts, "vod_file_name", p->vod_file_name, 0);
     if (out->format == LIVEREC_HLS) {
-        av_dict_set_int(&opts, "splice_timeout", out->flow_continue, 0);
+        /* the push went on while the disk was full: the recording goes on behind a
+         * discontinuity however long that lasted */
+        int64_t splice = out->flow_continue;
+        if (out->in_outage)   /* up to the muxer's limit, 30 minutes: past that a new one */
+            splice = FFMIN(splice + (av_gettime_relative() - out->outage_start) / 1000000 + 1, 1800);
+        av_dict_set_int(&opts, "splice_timeout", splice, 0);
         if (final)
             av_dict_set(&opts, "final", "1", 0);
     } else {
@@ -483,7 +495,8 @@ static void show_outputs(LiveRecSession *s)
                                            "Format", ff_liverec_format_names[out->format],
                                            "TaskId", out->task_id ? out->task_id : "",
                                            "Url", out->url, "Open", !!out->oc,
-                                           "Failed", out->failed && out->failed == s->pushes));
+                                           "Failed", (out->failed && out->failed == s->pushes) ||
+                                                     out->write_failed));
     }
     text = json_dumps(a, JSON_COMPACT);
     json_decref(a);
@@ -522,7 +535,7 @@ static void update_outputs(LiveRecSession *s, int64_t now)
     for (int i = 0; i < s->nb_outs; i++) {
         Output *out = &s->outs[i];
         int open = task_window_open(out, now);
-        if (out->done || out->failed == s->pushes)
+        if (out->done || out->failed == s->pushes || (out->write_failed && open))
             continue;
         if (open && !out->oc) {
             s->outputs_changed = 1;
@@ -532,6 +545,7 @@ static void update_outputs(LiveRecSession *s, int64_t now)
                 status_event(s, "record_start_failed", "%s: cannot start recording %s",
                              out->url, ff_liverec_format_names[out->format]);
             } else {
+                out->opened_at = av_gettime_relative();
                 LIVEREC_COUNT(recordings_started, 1);
                 av_log(NULL, AV_LOG_INFO, "recording %s%s%s into %s\n",
                        ff_liverec_format_names[out->format], out->task_id ? " for task " : "",
@@ -587,6 +601,86 @@ static void status_line(LiveRecSession *s, int64_t now_rel, int last)
 }
 
 /* Demux one push into the outputs until the input ends. */
+/*
+ * Writing out failed (a full disk, an I/O error): what it wrote is closed and finalized (the
+ * muxers keep what is complete), and it is opened again, as a new file (HLS: behind a
+ * discontinuity), at a keyframe once retry_delay has passed: 2 s, doubling up to 10 s while
+ * the errors go on.
+ */
+static void output_failed(LiveRecSession *s, Output *out, int err)
+{
+    out->retry_delay  = out->retry_delay ? FFMIN(out->retry_delay * 2, 10000000) : 2000000;
+    out->retry_at     = av_gettime_relative() + out->retry_delay;
+    out->write_failed = 1;
+    if (!out->in_outage) {
+        out->in_outage    = 1;
+        out->outage_start = av_gettime_relative();
+        av_log(NULL, AV_LOG_ERROR, "%s: writing failed: %s; what was written is kept, the "
+               "recording goes on in a new file when writing works again (next try in %.0f s)\n",
+               out->url, av_err2str(err), out->retry_delay / 1e6);
+        status_event(s, "record_error", "%s: writing failed: %s", out->url, av_err2str(err));
+        LIVEREC_COUNT(recordings_failed, 1);
+    } else {
+        av_log(NULL, AV_LOG_WARNING, "%s: writing still fails: %s; next try in %.0f s\n",
+               out->url, av_err2str(err), out->retry_delay / 1e6);
+    }
+    close_output(out);
+    s->outputs_changed = 1;
+    collect_finished(s);
+}
+
+/* A write-failed output opens again at a keyframe (any packet of an input without video). */
+static void reopen_output(LiveRecSession *s, Output *out, const AVPacket *pkt)
+{
+    AVCodecParameters **par;
+    AVRational *tb;
+    int has_video = 0, ret = AVERROR(ENOMEM);
+
+    if (av_gettime_relative() < out->retry_at || out->done ||
+        !task_window_open(out, av_gettime() / 1000000))
+        return;
+    for (unsigned i = 0; i < s->ic->nb_streams; i++)
+        has_video |= s->ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO;
+    if (has_video && (s->ic->streams[pkt->stream_index]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO ||
+                      !(pkt->flags & AV_PKT_FLAG_KEY)))
+        return;
+    par = av_calloc(s->ic->nb_streams, sizeof(*par));
+    tb  = av_calloc(s->ic->nb_streams, sizeof(*tb));
+    if (par && tb) {
+        for (unsigned i = 0; i < s->ic->nb_streams; i++) {
+            par[i] = s->ic->streams[i]->codecpar;
+            tb[i]  = s->ic->streams[i]->time_base;
+        }
+        ret = open_output(s, out, par, tb, s->ic->nb_streams, 0);
+    }
+    av_free(par);
+    av_free(tb);
+    if (ret < 0) {
+        output_failed(s, out, ret);
+        return;
+    }
+    out->write_failed  = 0;
+    out->opened_at     = av_gettime_relative();
+    s->outputs_changed = 1;
+    LIVEREC_COUNT(recordings_started, 1);
+    av_log(NULL, AV_LOG_INFO, "%s: trying to write again (a new file)\n", out->url);
+}
+
+/*
+ * Writes into out have gone on for 10 s since it was opened again: the outage is over. (The
+ * muxers write at keyframes: a shorter wait could call a write that is still buffered a success.)
+ */
+static void output_works(LiveRecSession *s, Output *out)
+{
+    if (av_gettime_relative() - out->opened_at < 10000000)
+        return;
+    out->in_outage   = 0;
+    out->retry_delay = 0;
+    av_log(NULL, AV_LOG_INFO, "%s: writing works again: recording %s goes on\n", out->url,
+           ff_liverec_format_names[out->format]);
+    status_event(s, "record_resumed", "%s: writing works again", out->url);
+}
+
 static int record_push(LiveRecSession *s)
 {
     AVPacket *pkt = av_packet_alloc();
@@ -677,6 +771,8 @@ static int record_push(LiveRecSession *s)
             Output *out = &s->outs[i];
             AVPacket *copy;
             int idx;
+            if (out->write_failed && !out->oc && pkt->stream_index < s->ic->nb_streams)
+                reopen_output(s, out, pkt);
             if (!out->oc || pkt->stream_index >= s->ic->nb_streams ||
                 (idx = out->map[pkt->stream_index]) < 0)
                 continue;
@@ -689,14 +785,10 @@ static int record_push(LiveRecSession *s)
             copy->stream_index = idx;
             copy->pos = -1;
             if ((ret = av_interleaved_write_frame(out->oc, copy)) < 0) {
-                av_log(NULL, AV_LOG_ERROR, "%s: writing failed: %s; this recording stops\n",
-                       out->url, av_err2str(ret));
-                status_event(s, "record_error", "%s: writing failed: %s", out->url, av_err2str(ret));
-                close_output(out);
-                out->failed = s->pushes;    /* tried again at the next push */
-                s->outputs_changed = 1;
-                LIVEREC_COUNT(recordings_failed, 1);
+                output_failed(s, out, ret);
                 ret = 0;
+            } else if (out->in_outage) {
+                output_works(s, out);
             }
             av_packet_free(&copy);
             out->packets++;

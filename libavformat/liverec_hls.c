@@ -128,6 +128,7 @@ typedef struct LiveRecHLSContext {
     int64_t anchor;       ///< wall_base as first set for this block
     int     have_base;
     int     base_fixed;   ///< the block's first segment (with its date) is listed
+    int     io_error;     ///< writing a segment failed: the files stay as a crash leaves them
     int64_t *last_dts;    ///< per stream, microseconds
     AVCodecParameters **par; ///< per stream, the parameters in force (new extradata applied)
 } LiveRecHLSContext;
@@ -600,7 +601,7 @@ static int rescue_segment(AVFormatContext *s)
     char *url = av_asprintf("%s%s", c->dir, c->open_seg);
     const char *path;
     int64_t duration = 0;
-    struct stat st;
+    struct stat st = { 0 };
     int ret = 0;
 
     if (!url)
@@ -617,7 +618,8 @@ static int rescue_segment(AVFormatContext *s)
         avformat_close_input(&ic);
     }
     if (duration <= 0) {
-        av_log(s, AV_LOG_WARNING, "Segment '%s' left unfinished holds nothing to keep\n", url);
+        av_log(s, AV_LOG_WARNING, "Segment '%s' left unfinished holds nothing to keep (%"PRId64
+               " bytes)\n", url, (int64_t)st.st_size);
         delete_url(s, url);
         goto end;
     }
@@ -913,6 +915,7 @@ static int segment_end(AVFormatContext *s, int64_t end)
     if (ret < 0 || err < 0) {
         av_log(s, AV_LOG_ERROR, "Cannot write segment '%s': %s\n", c->seg_uri,
                av_err2str(ret < 0 ? ret : err));
+        c->io_error = 1;
         return ret < 0 ? ret : err;
     }
     ret = add_segment(c, c->seg_uri, c->block_map, FFMAX(end - c->seg_start, 0), pdt, discont);
@@ -988,6 +991,10 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
     size_t side_size;
     int ret, changed = 0;
 
+    /* after a failed write nothing more is written (not even a new segment over the one that
+     * failed): the files stay as they are for the next open to go on from */
+    if (c->io_error)
+        return AVERROR(EIO);
     if (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE) {
         av_log(s, AV_LOG_ERROR, "Packet without timestamps on stream %d\n", pkt->stream_index);
         return AVERROR(EINVAL);
@@ -1054,7 +1061,16 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
             return ret;
     }
 
-    return ff_write_chained(c->oc, pkt->stream_index, pkt, s, 0);
+    if ((ret = ff_write_chained(c->oc, pkt->stream_index, pkt, s, 0)) < 0)
+        return ret;
+    /* a failed write (a full disk) is said now, not when the segment ends */
+    if (c->oc->pb && c->oc->pb->error < 0) {
+        av_log(s, AV_LOG_ERROR, "Cannot write segment '%s': %s\n", c->seg_uri,
+               av_err2str(c->oc->pb->error));
+        c->io_error = 1;
+        return c->oc->pb->error;
+    }
+    return 0;
 }
 
 static int lrh_write_trailer(AVFormatContext *s)
@@ -1062,6 +1078,13 @@ static int lrh_write_trailer(AVFormatContext *s)
     LiveRecHLSContext *c = s->priv_data;
     int ret = 0, ret2;
 
+    if (c->io_error) {
+        /* (a full disk) the sidecar still names the segment being written: the next open
+         * keeps what is complete in it, as after a crash, and goes on from there */
+        av_log(s, AV_LOG_WARNING, "Recording '%s' left as it is after a write error: the next "
+               "open keeps what is complete\n", s->url);
+        return AVERROR(EIO);
+    }
     if (c->seg_open)
         ret = segment_end(s, c->seg_end);
     ret2 = block_close(s);

@@ -33,12 +33,16 @@
  * found on the next start in the folder and finalized the same way, never deleted unread.
  */
 
+#include "config.h"
 #include "config_components.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#if HAVE_UNISTD_H
+#include <unistd.h>
+#endif
 
 #include "libavutil/avstring.h"
 #include "libavutil/bprint.h"
@@ -112,6 +116,7 @@ typedef struct LiveRecSegContext {
     int     base_fixed;     ///< the first file is closed: its dates are final
     int     have_base;
     int     nb_files;
+    int     io_error;       ///< writing the open file failed: nothing more is written into it
 } LiveRecSegContext;
 
 static int set_options(AVFormatContext *s, AVDictionary **opts, const char *spec)
@@ -158,7 +163,10 @@ static int open_working(AVFormatContext *s, const char *url, AVFormatContext **p
     return 0;
 }
 
-/* Copy the file at in_url into its final form at out_url; *duration gets its length. */
+/*
+ * Copy the file at in_url into its final form at out_url (NULL: only read it); *duration gets its
+ * length, -1 when it holds no packet.
+ */
 static int remux(AVFormatContext *s, const char *in_url, const char *out_url, int64_t *duration)
 {
     LiveRecSegContext *c = s->priv_data;
@@ -172,6 +180,8 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
         return AVERROR(ENOMEM);
     if ((ret = open_working(s, in_url, &ic)) < 0)
         goto end;
+    if (!out_url)
+        goto read;
     if ((ret = ff_liverec_nested_alloc(s, &oc, c->kind->format, out_url)) < 0)
         goto end;
     for (int i = 0; i < ic->nb_streams; i++) {
@@ -192,6 +202,7 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
     if ((ret = set_options(s, &opts, c->kind->final_opts)) < 0 ||
         (ret = avformat_write_header(oc, &opts)) < 0)
         goto end;
+read:
     for (;;) {
         AVStream *ist;
         ret = av_read_frame(ic, pkt);
@@ -210,18 +221,62 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
                 first = ts;
             end = FFMAX(end, ts + FFMAX(d, 0));
         }
+        if (!oc) {
+            av_packet_unref(pkt);
+            continue;
+        }
         av_packet_rescale_ts(pkt, ist->time_base, oc->streams[pkt->stream_index]->time_base);
         if ((ret = av_interleaved_write_frame(oc, pkt)) < 0)
             goto end;
     }
-    ret = av_write_trailer(oc);
-    *duration = first == AV_NOPTS_VALUE ? 0 : end - first;
+    ret = oc ? av_write_trailer(oc) : 0;
+    *duration = first == AV_NOPTS_VALUE ? -1 : end - first;
 end:
     av_dict_free(&opts);
     av_packet_free(&pkt);
     ff_liverec_nested_free(s, &oc);
     avformat_close_input(&ic);
     return ret;
+}
+
+/*
+ * A fragmented MP4 working file that a failed write cut short ends inside a fragment: cut it after
+ * its last whole top-level box that ends media (mdat, or moov before any), so that it ends with a
+ * whole fragment and every player reads it to its end. Local files only.
+ */
+static void trim_fragments(AVFormatContext *s, const char *url)
+{
+    AVIOContext *pb = NULL;
+    const char *path;
+    int64_t size, pos = 0, keep = 0;
+
+    if (!ff_liverec_local_path(url, &path) || s->io_open(s, &pb, url, AVIO_FLAG_READ, NULL) < 0)
+        return;
+    size = avio_size(pb);
+    while (pos + 8 <= size) {
+        int64_t len  = avio_rb32(pb);
+        uint32_t tag = avio_rl32(pb);
+        if (len == 1)
+            len = avio_rb64(pb);
+        else if (!len)
+            len = size - pos;           /* to the end of the file */
+        if (pb->eof_reached || len < 8 || len > size - pos)
+            break;
+        pos += len;
+        if (tag == MKTAG('m','d','a','t') || (tag == MKTAG('m','o','o','v') && !keep))
+            keep = pos;
+        if (avio_seek(pb, pos, SEEK_SET) != pos)
+            break;
+    }
+    ff_format_io_close(s, &pb);
+    if (keep > 0 && keep < size) {
+        if (truncate(path, keep) < 0)
+            av_log(s, AV_LOG_WARNING, "Cannot cut '%s' after its last whole fragment: %s\n", path,
+                   av_err2str(AVERROR(errno)));
+        else
+            av_log(s, AV_LOG_INFO, "'%s' cut after its last whole fragment (%"PRId64" of %"PRId64
+                   " bytes)\n", path, keep, size);
+    }
 }
 
 /* Give the working file work_url (started at wall-clock start) its final name and form. */
@@ -243,14 +298,30 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
             ret = AVERROR(ENOMEM);
             goto end;
         }
-        if ((ret = remux(s, work_url, tmp, &duration)) < 0)
-            goto end;
+        if ((ret = remux(s, work_url, tmp, &duration)) < 0) {
+            /* the final form needs as much space again (a full disk): the working file plays
+             * as it is (fragmented MP4, FLV), so it is the recording rather than nothing */
+            ffurl_delete(tmp);
+            av_freep(&tmp);
+            av_log(s, AV_LOG_WARNING, "Cannot write the final form of '%s' (%s): the working "
+                   "file is kept as the recording\n", work_url, av_err2str(ret));
+            if (c->kind == &kind_mp4)
+                trim_fragments(s, work_url);
+            if ((ret = remux(s, work_url, NULL, &duration)) < 0)
+                goto end;
+        }
     } else if (known_end == AV_NOPTS_VALUE) {
-        AVFormatContext *ic = NULL;
-        if ((ret = open_working(s, work_url, &ic)) < 0)
+        if ((ret = remux(s, work_url, NULL, &duration)) < 0)
             goto end;
-        duration = FFMAX(ic->duration, 0);
-        avformat_close_input(&ic);
+    }
+    if (duration < 0) {
+        /* a file cut short before its first packet (a full disk at its start) is no recording */
+        av_log(s, AV_LOG_WARNING, "'%s' holds no media: removed, not finalized\n", work_url);
+        if (tmp)
+            ffurl_delete(tmp);
+        ffurl_delete(work_url);
+        ret = 0;
+        goto end;
     }
     if (known_end == AV_NOPTS_VALUE)
         known_end = start + duration;
@@ -383,12 +454,16 @@ static int file_close(AVFormatContext *s)
     ff_liverec_nested_free(s, &c->oc);
     if (ret >= 0)
         ret = ret2;
-    if (ret >= 0)
+    if (ret < 0) {
+        /* finalized as a crash leaves it: what is complete in it, its end read from it */
+        av_log(s, AV_LOG_ERROR, "Writing '%s' failed (%s): finalizing what is complete\n",
+               c->work_url, av_err2str(ret));
+        if ((ret2 = finalize(s, c->work_url, c->sid, c->file_wall, AV_NOPTS_VALUE)) < 0)
+            av_log(s, AV_LOG_ERROR, "'%s' stays for the next start to finalize\n", c->work_url);
+    } else {
         ret = finalize(s, c->work_url, c->sid, c->file_wall,
                        c->file_wall + (c->file_end - c->file_start));
-    else
-        av_log(s, AV_LOG_ERROR, "Writing '%s' failed; it stays for the next start to finalize\n",
-               c->work_url);
+    }
     ff_liverec_unlock(&c->lock_fd);
     return ret;
 }
@@ -468,6 +543,8 @@ static int lrs_write_packet(AVFormatContext *s, AVPacket *pkt)
     int64_t ts, dur, offset;
     int ret;
 
+    if (c->io_error)
+        return AVERROR(EIO);
     if (c->map[pkt->stream_index] < 0)
         return 0;
     if (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE) {
@@ -510,6 +587,14 @@ static int lrs_write_packet(AVFormatContext *s, AVPacket *pkt)
         pkt->pts += offset;
     if (pkt->dts != AV_NOPTS_VALUE)
         pkt->dts += offset;
+    /* the nested muxers do not look at their output's errors: a failed write (a full disk) is
+     * said now, not when the file ends */
+    if (ret >= 0 && c->oc->pb && c->oc->pb->error < 0)
+        ret = c->oc->pb->error;
+    if (ret < 0) {
+        c->io_error = 1;
+        av_log(s, AV_LOG_ERROR, "Cannot write '%s': %s\n", c->work_url, av_err2str(ret));
+    }
     return ret;
 }
 

@@ -51,12 +51,26 @@ lr_stop() {
 }
 
 lr_track() { LR_PIDS="$LR_PIDS $1"; }
+LR_MOUNTS=""
+
+# Mount a tmpfs of SIZE (mount's syntax: 16m) on FOLDER (created), unmounted when the test ends.
+lr_tmpfs() {
+    mkdir -p "$1" || lr_fail "cannot create $1"
+    mount -t tmpfs -o "size=$2,mode=0755" liverec-test "$1" ||
+        lr_fail "cannot mount a tmpfs on $1 (the test needs root)"
+    LR_MOUNTS="$LR_MOUNTS $1"
+}
 
 lr_cleanup() {
     status=$?
     trap - EXIT INT TERM
     for pid in $LR_PIDS; do
         lr_stop "$pid"
+    done
+    for m in $LR_MOUNTS; do
+        # a failed test keeps what was in it
+        [ $status = 0 ] || cp -a "$m" "$m.kept" 2>/dev/null
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
     done
     if [ $status != 0 ] && [ -n "$LR_DIR" ]; then
         # leave the evidence and show the logs

@@ -84,4 +84,16 @@ head -c 1000 "$LR_DIR/st/good/ffliverec.db" > "$LR_DIR/st/cut/ffliverec.db"
 bad_state garbage
 bad_state newer
 bad_state cut
+
+# -state creates its missing parents the way -spool does, the state folder itself private
+"$ffl" -hide_banner -list -state "$LR_DIR/st/new/a/b/" > "$LR_DIR/st/new.out" 2>&1 ||
+    lr_fail "-state with missing parents: $(cat "$LR_DIR/st/new.out")"
+[ -f "$LR_DIR/st/new/a/b/ffliverec.db" ] || lr_fail "-state with missing parents made no catalog"
+[ "$(stat -c %a "$LR_DIR/st/new/a/b")" = 700 ] ||
+    lr_fail "the state folder is mode $(stat -c %a "$LR_DIR/st/new/a/b"), not 700"
+: > "$LR_DIR/st/file"
+"$ffl" -hide_banner -list -state "$LR_DIR/st/file/x" > "$LR_DIR/st/file.out" 2>&1 &&
+    lr_fail "-state under a file was accepted"
+grep -q "cannot create the folder .*st/file/x" "$LR_DIR/st/file.out" ||
+    lr_fail "-state under a file: no message naming it: $(cat "$LR_DIR/st/file.out")"
 lr_pass
