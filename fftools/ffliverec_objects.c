@@ -590,10 +590,9 @@ int ff_liverec_objects_export(const LiveRecConfig *cfg, AVBPrint *out)
     for (int i = 0; i < cfg->nb_tasks; i++) {
         const LiveRecTask *t = &cfg->tasks[i];
         if (t->start_time != INT64_MIN && t->end_time <= t->start_time) {
-            /* stopped (StopRecordTask) before its window opened: nothing for a file to say (its
-             * id is not in the comment: "--" may not be) */
-            xmlAddChild(root, xmlNewComment((const xmlChar *)" a task stopped before its StartTime "
-                                            "is left out: it records nothing "));
+            /* stopped (StopRecordTask) before its window opened: nothing for a file to say */
+            av_log(NULL, AV_LOG_WARNING, "task %s was stopped before its StartTime: it records "
+                   "nothing and is left out\n", t->id);
             continue;
         }
         n = child(root, "Task");

@@ -402,6 +402,8 @@ def d_before():
     # no TemplateId: the cloud records HLS
     dflt = ok("CreateRecordTask", {"DomainName": "example.com", "AppName": "live", "StreamName": "later",
                                    "StartTime": now + 7200, "EndTime": now + 9000})["TaskId"]
+    # stopped before its window opens: it records nothing, and -export leaves it out
+    ok("StopRecordTask", {"TaskId": dflt})
     snap = snapshot()
     tdef = snap["tasks"][dflt]["TemplateId"]
     t = ok("DescribeLiveRecordTemplate", {"TemplateId": tdef})["Template"]
@@ -410,7 +412,7 @@ def d_before():
     assert set(snap["templates"]) == {str(tid), str(hls), str(tdef)}, snap["templates"]
     assert [r["StreamName"] for r in snap["rules"]] == ["kept"], snap["rules"]
     assert set(snap["tasks"]) == {s["task"], later, dflt}, snap["tasks"]
-    save(hls=hls, later=later, later_window=[now + 3600, now + 7200], snap=snap)
+    save(hls=hls, later=later, later_window=[now + 3600, now + 7200], stopped_early=dflt, snap=snap)
     log("(d) before the restart: templates %s, rules %s, tasks %s" % (
         sorted(snap["templates"]), [r["StreamName"] for r in snap["rules"]], sorted(snap["tasks"])))
 
@@ -500,6 +502,8 @@ def f_export():
     assert rules.get(("example.com", "live", "kept")) == s["tid"] and rules.get(("example.com", "live", "filed")) == 7, rules
     tasks = {t.get("TaskId"): t for t in root.findall("Task")}
     assert s["later"] in tasks, sorted(tasks)
+    assert s["stopped_early"] not in tasks, "a task stopped before its start is exported"
+    assert "was stopped before its StartTime" in open(os.path.join(D, "export.log")).read()
     lt = tasks[s["later"]]
     assert [int(lt.get("StartTime")), int(lt.get("EndTime"))] == s["later_window"] and \
         int(lt.get("TemplateId")) == s["hls"] and lt.get("StreamName") == "later", lt.attrib
