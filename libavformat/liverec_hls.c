@@ -45,6 +45,7 @@
 #include "libavutil/avassert.h"
 #include "libavutil/avstring.h"
 #include "libavutil/bprint.h"
+#include "libavutil/file_open.h"
 #include "libavutil/mathematics.h"
 #include "libavutil/md5.h"
 #include "libavutil/mem.h"
@@ -590,7 +591,28 @@ static int start_recording(AVFormatContext *s)
 }
 
 /*
- * A kill left the segment that was being written: keep what it holds (whole MPEG-TS packets) as
+ * Where the last PES packet of an MPEG-TS file of size bytes (a multiple of 188) starts: the last
+ * TS packet that starts a payload. FFmpeg's muxer writes each PES in consecutive TS packets, so
+ * every PES before it is whole; the one from there on may have been cut by a kill or a full disk.
+ */
+static int64_t last_pes_start(const char *path, int64_t size)
+{
+    FILE *f = avpriv_fopen_utf8(path, "rb");
+    uint8_t head[2];
+    int64_t pos = size;
+
+    if (!f)
+        return size;
+    for (pos = size - 188; pos >= 0; pos -= 188)
+        if (fseeko(f, pos, SEEK_SET) < 0 || fread(head, 1, 2, f) != 2 ||
+            (head[0] == 0x47 && (head[1] & 0x40)))
+            break;
+    fclose(f);
+    return FFMAX(pos, 0);
+}
+
+/*
+ * A kill left the segment that was being written: keep what it holds (its whole PES packets) as
  * the last listed segment, so that nothing recorded before the kill is lost and the gap to the
  * next push is measured from its end. What cannot be kept is deleted, never left unlisted.
  */
@@ -611,7 +633,7 @@ static int rescue_segment(AVFormatContext *s)
             goto end;       /* listed after all: the kill came after the playlist was written */
     if (c->segment_type == SEGMENT_TYPE_MPEGTS && ff_liverec_local_path(url, &path) &&
         stat(path, &st) >= 0 && st.st_size >= 188 * 8 &&
-        truncate(path, st.st_size / 188 * 188) >= 0 &&
+        truncate(path, last_pes_start(path, st.st_size / 188 * 188)) >= 0 &&
         avformat_open_input(&ic, url, av_find_input_format("mpegts"), NULL) >= 0) {
         if (avformat_find_stream_info(ic, NULL) >= 0 && ic->duration > 0)
             duration = ic->duration;
@@ -1013,6 +1035,9 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
          * that follow arrive in real time. The earliest arrival relative to its timestamp is the
          * best estimate of when the media was live: refine until the first date is listed. */
         int64_t cand = av_gettime() - (pts - c->ts_base);
+        /* a continued recording's dates do not go back past what it already lists */
+        if (c->nb_segs)
+            cand = FFMAX(cand, c->last_end);
         if (cand < c->wall_base && c->anchor - cand <= LIVEREC_MAX_WALL_CORRECTION)
             c->wall_base = cand;
     }

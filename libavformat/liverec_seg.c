@@ -242,16 +242,21 @@ end:
 /*
  * A fragmented MP4 working file that a failed write cut short ends inside a fragment: cut it after
  * its last whole top-level box that ends media (mdat, or moov before any), so that it ends with a
- * whole fragment and every player reads it to its end. Local files only.
+ * whole fragment and every player reads it to its end. Local files only. Returns 1 when the file
+ * has media (an mdat box, whole or not), 0 when it has none (a kill right after its start left
+ * its ftyp only), < 0 when that cannot be told.
  */
-static void trim_fragments(AVFormatContext *s, const char *url)
+static int trim_fragments(AVFormatContext *s, const char *url)
 {
     AVIOContext *pb = NULL;
     const char *path;
     int64_t size, pos = 0, keep = 0;
+    int media = 0, ret;
 
-    if (!ff_liverec_local_path(url, &path) || s->io_open(s, &pb, url, AVIO_FLAG_READ, NULL) < 0)
-        return;
+    if (!ff_liverec_local_path(url, &path))
+        return AVERROR(ENOSYS);
+    if ((ret = s->io_open(s, &pb, url, AVIO_FLAG_READ, NULL)) < 0)
+        return ret;
     size = avio_size(pb);
     while (pos + 8 <= size) {
         int64_t len  = avio_rb32(pb);
@@ -260,7 +265,10 @@ static void trim_fragments(AVFormatContext *s, const char *url)
             len = avio_rb64(pb);
         else if (!len)
             len = size - pos;           /* to the end of the file */
-        if (pb->eof_reached || len < 8 || len > size - pos)
+        if (pb->eof_reached)
+            break;
+        media |= tag == MKTAG('m','d','a','t');
+        if (len < 8 || len > size - pos)
             break;
         pos += len;
         if (tag == MKTAG('m','d','a','t') || (tag == MKTAG('m','o','o','v') && !keep))
@@ -277,6 +285,7 @@ static void trim_fragments(AVFormatContext *s, const char *url)
             av_log(s, AV_LOG_INFO, "'%s' cut after its last whole fragment (%"PRId64" of %"PRId64
                    " bytes)\n", path, keep, size);
     }
+    return media;
 }
 
 /* Give the working file work_url (started at wall-clock start) its final name and form. */
@@ -299,23 +308,26 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
             goto end;
         }
         if ((ret = remux(s, work_url, tmp, &duration)) < 0) {
-            /* the final form needs as much space again (a full disk): the working file plays
-             * as it is (fragmented MP4, FLV), so it is the recording rather than nothing */
             ffurl_delete(tmp);
             av_freep(&tmp);
-            av_log(s, AV_LOG_WARNING, "Cannot write the final form of '%s' (%s): the working "
-                   "file is kept as the recording\n", work_url, av_err2str(ret));
-            if (c->kind == &kind_mp4)
-                trim_fragments(s, work_url);
-            if ((ret = remux(s, work_url, NULL, &duration)) < 0)
-                goto end;
+            if (c->kind == &kind_mp4 && !trim_fragments(s, work_url)) {
+                duration = -1;      /* not a byte of media: removed below */
+            } else {
+                /* the final form needs as much space again (a full disk): the working file
+                 * plays as it is (fragmented MP4, FLV), so it is the recording, not nothing */
+                av_log(s, AV_LOG_WARNING, "Cannot remux '%s' (%s): the working file is kept as "
+                       "the recording\n", work_url, av_err2str(ret));
+                if ((ret = remux(s, work_url, NULL, &duration)) < 0)
+                    goto end;
+            }
         }
     } else if (known_end == AV_NOPTS_VALUE) {
         if ((ret = remux(s, work_url, NULL, &duration)) < 0)
             goto end;
     }
     if (duration < 0) {
-        /* a file cut short before its first packet (a full disk at its start) is no recording */
+        /* a file cut short before its first packet (a full disk or a kill at its start) is no
+         * recording */
         av_log(s, AV_LOG_WARNING, "'%s' holds no media: removed, not finalized\n", work_url);
         if (tmp)
             ffurl_delete(tmp);
