@@ -1026,8 +1026,14 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
     dur = av_rescale_q(pkt->duration, st->time_base, AV_TIME_BASE_Q);
 
     if (!c->have_base) {
-        /* the first packet of the push is at the wall-clock time of the open */
+        /* the first packet of the push is at the wall-clock time of the open; a continued
+         * recording's dates do not go back, even when the clock did (set back by an hour, say) */
         c->wall_base = c->anchor = c->now;
+        if (c->nb_segs && c->now < c->last_end) {
+            av_log(s, AV_LOG_WARNING, "The clock is %.3f s behind the end of what '%s' lists: "
+                   "its dates go on from there\n", (c->last_end - c->now) / 1e6, s->url);
+            c->wall_base = c->anchor = c->last_end;
+        }
         c->ts_base   = pts;
         c->have_base = 1;
     } else if (!c->wallclock && !c->base_fixed) {
