@@ -79,6 +79,15 @@ lrhls_splice() {
     lrh_packets $d/cam.m3u8
 }
 
+# The clock set back while the push was away (to before the end of what the recording lists):
+# the next block's date goes on from where the last one ended, so dates never go back.
+lrhls_clock_back() {
+    d=$(lrh_dir)
+    lrh_record $d cam 5 2026-01-01T00:00:00Z -splice_timeout 60 || return
+    lrh_record $d cam 3 2026-01-01T00:00:02Z -splice_timeout 60 || return
+    grep '^#EXT-X-PROGRAM-DATE-TIME\|^#EXT-X-DISCONTINUITY\|^#EXTINF' $d/cam.m3u8
+}
+
 # A push after the timeout finalizes the old recording (VOD, ENDLIST, named from the template in
 # the chosen time zone) and starts a new one.
 lrhls_timeout() {

@@ -16,8 +16,8 @@ fate-liverec-testinput: CMD = framecrc $(LIVEREC_LAVFI) $(LIVEREC_ENC) -flags +b
 
 # liverec_hls: each test is a function of tests/fate/liverec-hls.sh (lrhls_NAME)
 LIVEREC_HLS_DEPS := $(LIVEREC_INPUT_DEPS) LIVEREC_HLS_MUXER MPEGTS_DEMUXER
-LIVEREC_HLS_MPEG4 := single splice timeout final collision tsjump audio-only bad-state bad-options \
-                     two-writers kill-resume
+LIVEREC_HLS_MPEG4 := single splice clock-back timeout final collision tsjump audio-only bad-state \
+                     bad-options two-writers kill-resume
 FATE_LIVEREC_HLS-$(call ALLYES, $(LIVEREC_HLS_DEPS)) += $(LIVEREC_HLS_MPEG4:%=fate-liverec-hls-%)
 FATE_LIVEREC_HLS-$(call ALLYES, $(LIVEREC_HLS_DEPS) MOV_DEMUXER CONCAT_PROTOCOL) += fate-liverec-hls-fmp4
 FATE_LIVEREC_HLS-$(call ALLYES, LAVFI_INDEV TESTSRC2_FILTER SINE_FILTER LIBX264_ENCODER ADPCM_SWF_ENCODER \
