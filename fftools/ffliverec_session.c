@@ -600,15 +600,33 @@ static void status_line(LiveRecSession *s, int64_t now_rel, int last)
            t > 0 ? s->bytes * 8 / t / 1000 : 0, open, uploads, callbacks, last ? "\n" : "\r");
 }
 
-/* Demux one push into the outputs until the input ends. */
+/* Errors of the storage under the spool, which go away when it is mended (space freed). */
+static int storage_error(int err)
+{
+    return err == AVERROR(ENOSPC) || err == AVERROR(EIO) || err == AVERROR(EDQUOT) ||
+           err == AVERROR(EFBIG) || err == AVERROR(EROFS) || err == AVERROR(ENOMEM);
+}
+
 /*
- * Writing out failed (a full disk, an I/O error): what it wrote is closed and finalized (the
- * muxers keep what is complete), and it is opened again, as a new file (HLS: behind a
- * discontinuity), at a keyframe once retry_delay has passed: 2 s, doubling up to 10 s while
- * the errors go on.
+ * Writing out failed. What it wrote is closed and finalized (the muxers keep what is complete).
+ * After an error of the storage (a full disk) it is opened again, as a new file (HLS: behind a
+ * discontinuity), at a keyframe once retry_delay has passed: 2 s, doubling up to 10 s while the
+ * errors go on. Any other error stops it until the next push, as one at its start does.
  */
 static void output_failed(LiveRecSession *s, Output *out, int err)
 {
+    if (!storage_error(err)) {
+        av_log(NULL, AV_LOG_ERROR, "%s: writing failed: %s; this recording stops until the next "
+               "push\n", out->url, av_err2str(err));
+        status_event(s, "record_error", "%s: writing failed: %s", out->url, av_err2str(err));
+        close_output(out);
+        out->failed        = s->pushes;
+        out->write_failed  = out->in_outage = 0;
+        s->outputs_changed = 1;
+        LIVEREC_COUNT(recordings_failed, 1);
+        collect_finished(s);
+        return;
+    }
     out->retry_delay  = out->retry_delay ? FFMIN(out->retry_delay * 2, 10000000) : 2000000;
     out->retry_at     = av_gettime_relative() + out->retry_delay;
     out->write_failed = 1;
@@ -681,6 +699,7 @@ static void output_works(LiveRecSession *s, Output *out)
     status_event(s, "record_resumed", "%s: writing works again", out->url);
 }
 
+/* Demux one push into the outputs until the input ends. */
 static int record_push(LiveRecSession *s)
 {
     AVPacket *pkt = av_packet_alloc();
