@@ -258,6 +258,14 @@ void ff_liverec_state_close(LiveRecState **st);
  * callback set, its callback is queued in the same transaction. Returns 1 if added, 0 if known.
  */
 int  ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback);
+/*
+ * The longest waits before a retry (seconds): a retry time further ahead than that was set before
+ * the wall clock went back (an NTP step, a clock set right), and is due now instead of when the
+ * clock reaches it again.
+ */
+#define LIVEREC_UPLOAD_RETRY_MAX 300
+#define LIVEREC_DELETE_RETRY     60
+
 /** The next file to upload whose retry time has come: 1 and *f filled, 0 if none. */
 int  ff_liverec_state_next_upload(LiveRecState *st, int64_t now, LiveRecFile *f);
 int  ff_liverec_state_pending(LiveRecState *st);
@@ -314,14 +322,6 @@ struct sqlite3 *ff_liverec_state_handle(LiveRecState *st);
 /** Print the catalog (the cloud API's "query recording files"). */
 int  ff_liverec_state_list(LiveRecState *st);
 void ff_liverec_file_free(LiveRecFile *f);
-
-/**
- * Call cb for every segment (and EXT-X-MAP) file an HLS playlist lists, as a path (or URL) in
- * the playlist's folder. The playlist is a local path or any URL avio reads (a vodupload object,
- * opened with options, which may be NULL). Names that are not plain file names are refused.
- */
-int ff_liverec_hls_files(const char *playlist, const AVDictionary *options,
-                         int (*cb)(void *opaque, const char *path), void *opaque);
 
 /* ffliverec_worker.c: a thread working through one queue of the catalog */
 typedef struct LiveRecWorkerOps {
@@ -452,6 +452,7 @@ typedef struct LiveRecSessionOptions {
     LiveRecState *state;                ///< the catalog finished files are added to
     LiveRecWorker *uploader;            ///< told when files were added (NULL: no storage)
     LiveRecWorker *notifier;            ///< told when callbacks were queued (NULL: none)
+    int leftovers;                      ///< finish what an earlier process left, read nothing
 } LiveRecSessionOptions;
 
 /** How many recordings a push of this stream starts now (rule template and open tasks). */
@@ -462,13 +463,44 @@ int ff_liverec_session_plan(const LiveRecConfig *cfg, const char *domain, const 
  * Record one stream: every enabled format of the matched rule's template and of each task
  * whose window is open, demuxed once, until the push is gone for longer than the longest
  * FlowContinueDuration (or *opts->stop is set). Returns 0 or a negative AVERROR.
+ *
+ * With opts->leftovers, nothing is read: what an earlier process left in the stream's folders
+ * is finished instead (MP4/FLV/AAC working files at once, an open HLS recording once its
+ * FlowContinueDuration has passed since it was last written), catalogued and queued, and the
+ * session ends. Stopping it (opts->cancel) leaves what is not finished yet as it is.
  */
+int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions *opts);
+
+/* ffliverec_spool.c */
+
+/**
+ * Call cb for every segment (and EXT-X-MAP) file an HLS playlist lists, as a path (or URL) in
+ * the playlist's folder. The playlist is a local path or any URL avio reads (a vodupload object,
+ * opened with options, which may be NULL). Names that are not plain file names are refused.
+ */
+int ff_liverec_hls_files(const char *playlist, const AVDictionary *options,
+                         int (*cb)(void *opaque, const char *path), void *opaque);
+
 /**
  * mkdir -p: every missing folder of path, the last one with mode (the others 0755); an error
  * is logged with the path.
  */
 int ff_liverec_make_dirs(const char *path, int mode);
-int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions *opts);
+
+/**
+ * Call cb(opaque, domain, app, stream) for every stream whose folders in the spool hold work an
+ * earlier recorder left unfinished: a working file of MP4, FLV or AAC (*.EXT.recording) or an
+ * open HLS recording (its sidecar STREAM.m3u8.liverec), in SPOOL/D/A/S/[task-ID/]FORMAT/.
+ * Names that ff_liverec_check_stream_name() refuses and symbolic links are passed over. Returns
+ * how many streams were found, or the first negative AVERROR of cb or of reading the spool.
+ */
+int ff_liverec_spool_leftovers(const char *spool,
+                               int (*cb)(void *opaque, const char *domain, const char *app,
+                                         const char *stream),
+                               void *opaque);
+
+/** Whether the format folder dir (of stream) holds work a muxer takes up when opened there. */
+int ff_liverec_spool_has_leftover(const char *dir, enum LiveRecFormat f, const char *stream);
 
 /**
  * Log lines of the calling thread start with "[prefix] " (a session: its stream), NULL: none.

@@ -178,7 +178,7 @@ static int callback_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     if (ret_ev > 0 && (!ret || ev.queued_usec < cb.queued_usec)) {
         if (ret > 0)
             ff_liverec_file_free(&cb.file);
-        if (ev.next_try > now) {
+        if (ev.next_try > now && ev.next_try <= now + cfg->callback_retry_interval) {
             av_freep(&ev.body);
             return 0;
         }
@@ -186,7 +186,8 @@ static int callback_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     }
     if (ret_ev > 0)
         av_freep(&ev.body);
-    if (ret > 0 && cb.next_try > now) {
+    /* a retry time further ahead than RetryInterval: the clock went back since, it is due */
+    if (ret > 0 && cb.next_try > now && cb.next_try <= now + cfg->callback_retry_interval) {
         ff_liverec_file_free(&cb.file);
         return 0;
     }

@@ -155,11 +155,14 @@ static void session_free(Session **ps)
     av_freep(ps);
 }
 
+/* sessions recording (one finishing what an earlier process left takes no slot) */
 static int running_sessions(const LiveRecManager *m)
 {
     int n = 0;
-    for (int i = 0; i < m->nb_streams; i++)
-        n += m->streams[i]->session && !atomic_load(&m->streams[i]->session->done);
+    for (int i = 0; i < m->nb_streams; i++) {
+        const Session *s = m->streams[i]->session;
+        n += s && !s->so.leftovers && !atomic_load(&s->done);
+    }
     return n;
 }
 
@@ -181,14 +184,66 @@ static int reap(Stream *st, int wait)
     return st->live && st->hooked > last_push;
 }
 
+/* A session thread for st (leftovers: finishing what an earlier process left). Locked. */
+static int spawn_session(LiveRecManager *m, Stream *st, int leftovers)
+{
+    Session *s;
+    int ret;
+
+    if ((s = av_mallocz(sizeof(*s))))
+        pthread_mutex_init(&s->stats.lock, NULL);
+    if (!s || !(s->cfg_ref = av_buffer_ref(m->cfg)) ||
+        !(s->domain = av_strdup(st->domain)) || !(s->app = av_strdup(st->app)) ||
+        !(s->stream = av_strdup(st->stream)) || (st->input && !(s->input = av_strdup(st->input))) ||
+        !(s->prefix = av_asprintf("%s/%s/%s", st->domain, st->app, st->stream))) {
+        session_free(&s);
+        av_log(NULL, AV_LOG_ERROR, "out of memory: %s/%s/%s is not recorded\n",
+               st->domain, st->app, st->stream);
+        return AVERROR(ENOMEM);
+    }
+    s->state_dir = m->opts.state_dir;
+    s->started   = av_gettime_relative();
+    s->so = (LiveRecSessionOptions) {
+        .domain        = s->domain,
+        .app           = s->app,
+        .stream        = s->stream,
+        .input         = s->input,
+        .spool         = m->opts.spool,
+        .rw_timeout    = m->opts.rw_timeout,
+        .start_timeout = START_TIMEOUT,
+        .stop          = m->opts.stop,
+        .cancel        = &s->cancel,
+        .wake          = &s->wake,
+        .gone          = &s->gone,
+        .stats         = &s->stats,
+        .tasks         = m->opts.holder,
+        .uploader      = m->opts.uploader,
+        .notifier      = m->opts.notifier,
+        .leftovers     = leftovers,
+    };
+    if ((ret = pthread_create(&s->thread, NULL, session_main, s))) {
+        av_log(NULL, AV_LOG_ERROR, "cannot start a session for %s/%s/%s: %s\n",
+               st->domain, st->app, st->stream, av_err2str(AVERROR(ret)));
+        session_free(&s);
+        return AVERROR(ret);
+    }
+    st->session = s;
+    return 0;
+}
+
 /* Start recording st with the configuration in force, if anything records it. Locked. */
 static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, const char *why)
 {
     const LiveRecConfig *cfg = cfg_of(m->cfg);
     int64_t now = av_gettime();
-    Session *s;
-    int ret;
 
+    if (st->session && st->session->so.leftovers) {
+        /* the push is back: the session recording it takes up what the earlier process left
+         * (an HLS recording goes on behind a discontinuity); the finishing stops, at once
+         * unless it is writing a playlist */
+        atomic_store(&st->session->cancel, 1);
+        reap(st, 1);
+    }
     reap(st, 0);    /* whatever it did not take, this session takes */
     if (st->session) {
         /* a push while the session waits for one: it retries now */
@@ -211,45 +266,10 @@ static void start_session(LiveRecManager *m, LiveRecState *state, Stream *st, co
         ff_liverec_worker_kick(m->opts.notifier);
         return;
     }
-    if ((s = av_mallocz(sizeof(*s))))
-        pthread_mutex_init(&s->stats.lock, NULL);
-    if (!s || !(s->cfg_ref = av_buffer_ref(m->cfg)) ||
-        !(s->domain = av_strdup(st->domain)) || !(s->app = av_strdup(st->app)) ||
-        !(s->stream = av_strdup(st->stream)) || !(s->input = av_strdup(st->input)) ||
-        !(s->prefix = av_asprintf("%s/%s/%s", st->domain, st->app, st->stream))) {
-        session_free(&s);
-        av_log(NULL, AV_LOG_ERROR, "out of memory: %s/%s/%s is not recorded\n",
-               st->domain, st->app, st->stream);
+    if (spawn_session(m, st, 0) < 0)
         return;
-    }
-    s->state_dir = m->opts.state_dir;
-    s->started   = av_gettime_relative();
-    s->so = (LiveRecSessionOptions) {
-        .domain        = s->domain,
-        .app           = s->app,
-        .stream        = s->stream,
-        .input         = s->input,
-        .spool         = m->opts.spool,
-        .rw_timeout    = m->opts.rw_timeout,
-        .start_timeout = START_TIMEOUT,
-        .stop          = m->opts.stop,
-        .cancel        = &s->cancel,
-        .wake          = &s->wake,
-        .gone          = &s->gone,
-        .stats         = &s->stats,
-        .tasks         = m->opts.holder,
-        .uploader      = m->opts.uploader,
-        .notifier      = m->opts.notifier,
-    };
-    if ((ret = pthread_create(&s->thread, NULL, session_main, s))) {
-        av_log(NULL, AV_LOG_ERROR, "cannot start a session for %s/%s/%s: %s\n",
-               st->domain, st->app, st->stream, av_err2str(AVERROR(ret)));
-        session_free(&s);
-        return;
-    }
     av_log(NULL, AV_LOG_INFO, "%s/%s/%s: recording starts (%s) from %s\n",
            st->domain, st->app, st->stream, why, st->input);
-    st->session = s;
     st->refused = 0;
 }
 
@@ -309,6 +329,19 @@ static Stream *add_stream(LiveRecManager *m, const char *domain, const char *app
     m->streams = streams;
     m->streams[m->nb_streams++] = st;
     return st;
+}
+
+/* A stream with unfinished work in the spool: a session finishes it unless the push is back. */
+static int adopt_leftovers(void *opaque, const char *domain, const char *app, const char *stream)
+{
+    LiveRecManager *m = opaque;
+    Stream *st = find_stream(m, domain, app, stream);
+
+    if (st && st->session)
+        return 0;
+    if (!st && !(st = add_stream(m, domain, app, stream)))
+        return AVERROR(ENOMEM);
+    return spawn_session(m, st, 1);
 }
 
 /* Forget streams that are neither live nor recorded. Locked. */
@@ -1025,6 +1058,17 @@ int ff_liverec_manager_start(LiveRecManager **pm, LiveRecConfig *cfg,
     if (cfg->nb_templates + cfg->nb_rules + cfg->nb_tasks)
         av_log(NULL, AV_LOG_INFO, "in force: %d templates, %d rules, %d tasks (file and API)\n",
                cfg->nb_templates, cfg->nb_rules, cfg->nb_tasks);
+    /* a crash (kill -9, power) leaves recordings open in the spool */
+    pthread_mutex_lock(&m->lock);
+    ret = ff_liverec_spool_leftovers(opts->spool, adopt_leftovers, m);
+    pthread_mutex_unlock(&m->lock);
+    if (ret > 0)
+        av_log(NULL, AV_LOG_INFO, "%d stream%s left unfinished recordings in %s: they are "
+               "finished unless their push comes back in time\n", ret, ret == 1 ? "" : "s",
+               opts->spool);
+    else if (ret < 0)
+        av_log(NULL, AV_LOG_WARNING, "cannot look for unfinished recordings in %s: %s\n",
+               opts->spool, av_err2str(ret));
     *pm = m;
     return 0;
 }

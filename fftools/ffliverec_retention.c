@@ -40,7 +40,6 @@
 
 #include "ffliverec.h"
 
-#define RETRY_DELAY 60
 
 typedef struct Retention {
     LiveRecWorker *worker;
@@ -110,7 +109,7 @@ static int retention_step(LiveRecWorker *w, void *priv, LiveRecState *st)
                *f.object_key ? f.object_key : f.local_path, now - f.expires);
         ff_liverec_state_deleted(st, f.id);
     } else if (!ff_liverec_worker_stopping(w)) {
-        ff_liverec_state_delete_later(st, f.id, now + RETRY_DELAY);
+        ff_liverec_state_delete_later(st, f.id, now + LIVEREC_DELETE_RETRY);
     }
     ff_liverec_file_free(&f);
     return 1;

@@ -67,10 +67,10 @@ typedef struct Output {
     int failed;                     ///< the push in which it could not start (retried next push)
     int write_failed;               ///< writing failed (a full disk): closed until retry_at
     int in_outage;                  ///< from a write error until writing works for 10 s again
-    int64_t outage_start;           ///< av_gettime_relative() of the write error that began it
     int64_t retry_at;               ///< av_gettime_relative() from which it is opened again
     int64_t retry_delay;            ///< the wait after the last write error (grows to 10 s)
     int64_t opened_at;              ///< av_gettime_relative() of its last open
+    int64_t closed_at;              ///< av_gettime_relative() of its last close, 0: never
     int done;                       ///< its task's window closed: finished for the session
 } Output;
 
@@ -103,32 +103,6 @@ static const char *const muxer_names[LIVEREC_NB_FORMATS] = {
     "liverec_flv", "liverec_hls", "liverec_mp4", "liverec_aac",
 };
 
-int ff_liverec_make_dirs(const char *path, int mode)
-{
-    char *p = av_strdup(path), *s;
-    int ret = 0;
-
-    if (!p)
-        return AVERROR(ENOMEM);
-    for (size_t len = strlen(p); len > 1 && p[len - 1] == '/'; len--)
-        p[len - 1] = 0;
-    for (s = p + 1; ret >= 0; s++) {
-        char c = *s;
-        if (c != '/' && c)
-            continue;
-        *s = 0;
-        if (mkdir(p, c ? 0755 : mode) < 0 && errno != EEXIST)
-            ret = AVERROR(errno);
-        *s = c;
-        if (!c)
-            break;
-    }
-    if (ret < 0)
-        av_log(NULL, AV_LOG_ERROR, "cannot create the folder %s: %s\n", path, av_err2str(ret));
-    av_free(p);
-    return ret;
-}
-
 static int add_output(LiveRecSession *s, const LiveRecTemplate *t, const LiveRecTask *task,
                       enum LiveRecFormat f)
 {
@@ -147,7 +121,8 @@ static int add_output(LiveRecSession *s, const LiveRecTemplate *t, const LiveRec
         av_bprint_finalize(&dir, NULL);
         return AVERROR(ENOMEM);
     }
-    if ((ret = ff_liverec_make_dirs(dir.str, 0755)) < 0) {
+    /* a session finishing leftovers only looks at folders that exist */
+    if (!o->leftovers && (ret = ff_liverec_make_dirs(dir.str, 0755)) < 0) {
         av_bprint_finalize(&dir, NULL);
         return ret;
     }
@@ -303,6 +278,7 @@ static int close_output(Output *out)
     int ret = 0;
     if (!out->oc)
         return 0;
+    out->closed_at = av_gettime_relative();
     ret = av_write_trailer(out->oc);
     if (ret < 0)
         av_log(NULL, AV_LOG_ERROR, "%s: closing failed: %s\n", out->url, av_err2str(ret));
@@ -358,12 +334,16 @@ static int open_output(LiveRecSession *s, Output *out, AVCodecParameters **par,
     if (p->vod_file_name)
         av_dict_set(&opts, "vod_file_name", p->vod_file_name, 0);
     if (out->format == LIVEREC_HLS) {
-        /* the push went on while the disk was full: the recording goes on behind a
-         * discontinuity however long that lasted */
-        int64_t splice = out->flow_continue;
-        if (out->in_outage)   /* up to the muxer's limit, 30 minutes: past that a new one */
-            splice = FFMIN(splice + (av_gettime_relative() - out->outage_start) / 1000000 + 1, 1800);
-        av_dict_set_int(&opts, "splice_timeout", splice, 0);
+        if (!out->closed_at) {
+            /* what an earlier process left: the muxer compares its end with the wall clock */
+            av_dict_set_int(&opts, "splice_timeout", out->flow_continue, 0);
+        } else if (out->in_outage ||
+                   av_gettime_relative() - out->closed_at < out->flow_continue * 1000000LL) {
+            /* this session recorded the push before and timed the interruption on the
+             * monotonic clock, which a step of the wall clock does not move; after a full disk
+             * the recording goes on behind a discontinuity however long that lasted */
+            av_dict_set(&opts, "splice", "1", 0);
+        }   /* else splice_timeout 0: a new recording */
         if (final)
             av_dict_set(&opts, "final", "1", 0);
     } else {
@@ -632,7 +612,6 @@ static void output_failed(LiveRecSession *s, Output *out, int err)
     out->write_failed = 1;
     if (!out->in_outage) {
         out->in_outage    = 1;
-        out->outage_start = av_gettime_relative();
         av_log(NULL, AV_LOG_ERROR, "%s: writing failed: %s; what was written is kept, the "
                "recording goes on in a new file when writing works again (next try in %.0f s)\n",
                out->url, av_err2str(err), out->retry_delay / 1e6);
@@ -835,57 +814,6 @@ static int flow_continue_window(const LiveRecSession *s)
     return w;
 }
 
-int ff_liverec_hls_files(const char *playlist, const AVDictionary *options,
-                         int (*cb)(void *opaque, const char *path), void *opaque)
-{
-    const char *slash = strrchr(playlist, '/');
-    int dir_len = slash ? slash - playlist + 1 : 0;
-    AVDictionary *opts = NULL;
-    AVIOContext *pb = NULL;
-    AVBPrint text;
-    char *line, *next;
-    int ret;
-
-    if ((ret = av_dict_copy(&opts, options, 0)) >= 0)
-        ret = avio_open2(&pb, playlist, AVIO_FLAG_READ, NULL, &opts);
-    av_dict_free(&opts);
-    if (ret < 0)
-        return ret;
-    av_bprint_init(&text, 0, AV_BPRINT_SIZE_UNLIMITED);
-    /* ours are a few hundred bytes per segment; 64 MiB is a day of 2 s segments many times over */
-    ret = avio_read_to_bprint(pb, &text, 64 << 20);
-    avio_closep(&pb);
-    if (ret >= 0 && !av_bprint_is_complete(&text))
-        ret = AVERROR(ENOMEM);
-    for (line = text.str; ret >= 0 && line && *line; line = next) {
-        char *name = line, *end, *path;
-        if ((next = strchr(line, '\n')))
-            *next++ = 0;
-        line[strcspn(line, "\r")] = 0;
-        if (av_strstart(line, "#EXT-X-MAP:URI=\"", (const char **)&name)) {
-            if ((end = strchr(name, '"')))
-                *end = 0;
-        } else if (line[0] == '#' || !line[0]) {
-            continue;
-        }
-        /* our own muxer wrote it, but it is read back from disk or a bucket: plain names only */
-        if (!*name || strchr(name, '/') || strchr(name, '\\') || strchr(name, ':') ||
-            !strcmp(name, ".") || !strcmp(name, "..")) {
-            av_log(NULL, AV_LOG_ERROR, "%s lists '%s', which is not a file beside it\n", playlist, name);
-            ret = AVERROR_INVALIDDATA;
-            break;
-        }
-        if (!(path = av_asprintf("%.*s%s", dir_len, playlist, name))) {
-            ret = AVERROR(ENOMEM);
-            break;
-        }
-        ret = cb(opaque, path);
-        av_free(path);
-    }
-    av_bprint_finalize(&text, NULL);
-    return ret;
-}
-
 static int add_size(void *opaque, const char *path)
 {
     struct stat st;
@@ -1052,6 +980,100 @@ static void collect_finished(LiveRecSession *s)
     }
 }
 
+/*
+ * When the folder was last written to (Unix microseconds): an HLS recording's segment being
+ * written is flushed at every keyframe, its sidecar only when a segment ends.
+ */
+static int64_t last_write(const char *dir)
+{
+    int64_t last = 0;
+    struct dirent *e;
+    DIR *d = opendir(dir);
+
+    while (d && (e = readdir(d))) {
+        char path[4400];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.' && !lstat(path, &st) && S_ISREG(st.st_mode))
+            last = FFMAX(last, (st.st_mtime + 1) * 1000000LL);   /* to the second: its end */
+    }
+    if (d)
+        closedir(d);
+    return last;
+}
+
+/*
+ * What an earlier process left in this stream's folders (the service's start): each format's
+ * muxer takes up its own work when it is opened in its folder, so it is opened there with a
+ * stand-in stream, told to finalize, and closed without a packet. MP4/FLV/AAC working files are
+ * finished at once (a push that comes back gets new files anyway); an HLS recording once no push
+ * could continue it, its FlowContinueDuration after its folder was last written. A push that comes back
+ * before stops this (the service cancels it) and the session recording it continues the HLS
+ * recording behind a discontinuity.
+ */
+static int finish_leftovers(LiveRecSession *s)
+{
+    AVCodecParameters *par = avcodec_parameters_alloc();
+    const AVRational tb = { 1, 1000 };
+    int64_t *due = av_calloc(FFMAX(s->nb_outs, 1), sizeof(*due));
+    int pending = 0, ret = 0;
+
+    if (!par || !due) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    par->codec_type  = AVMEDIA_TYPE_AUDIO;
+    par->codec_id    = AV_CODEC_ID_AAC;
+    par->sample_rate = 48000;
+    av_channel_layout_default(&par->ch_layout, 2);
+
+    for (int i = 0; i < s->nb_outs; i++) {
+        Output *out = &s->outs[i];
+        char dir[4096];
+        const char *slash = strrchr(out->url, '/');
+
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - out->url) : 0, out->url);
+        out->done = !ff_liverec_spool_has_leftover(dir, out->format, s->opts.stream);
+        if (out->done)
+            continue;
+        if (out->format == LIVEREC_HLS) {
+            due[i] = last_write(dir) + out->flow_continue * 1000000LL;
+            av_log(NULL, AV_LOG_INFO, "%s: an earlier process left this HLS recording open; "
+                   "it is finalized %s\n", out->url, due[i] <= av_gettime() ? "now" :
+                   "when its push has not come back for its FlowContinueDuration");
+        } else {
+            av_log(NULL, AV_LOG_INFO, "%s: an earlier process left %s working files here; they "
+                   "are finalized now\n", out->url, ff_liverec_format_names[out->format]);
+        }
+        pending++;
+    }
+    while (pending && !stopping(s)) {
+        int64_t now = av_gettime(), next = INT64_MAX;
+        int done = 0;
+        for (int i = 0; i < s->nb_outs; i++) {
+            Output *out = &s->outs[i];
+            if (out->done)
+                continue;
+            if (due[i] > now) {
+                next = FFMIN(next, due[i]);
+                continue;
+            }
+            if (open_output(s, out, &par, &tb, 1, 1) >= 0 && close_output(out) >= 0)
+                done++;
+            out->done = 1;
+            pending--;
+        }
+        if (done)   /* catalogued (and queued) as they are finished */
+            collect_finished(s);
+        if (pending)
+            nap(s, FFMIN(next - now, 1000000));
+    }
+end:
+    avcodec_parameters_free(&par);
+    av_free(due);
+    return ret;
+}
+
 /* No push came back in time: close the HLS recordings for good. */
 static void finalize_hls(LiveRecSession *s)
 {
@@ -1078,6 +1100,19 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
     int64_t now = av_gettime() / 1000000;
     int ret;
 
+    /* leftovers: the folders of every task of the stream, ended or not */
+    if (opts->leftovers) {
+        if (opts->stats)
+            atomic_store(&opts->stats->phase, LIVEREC_SESSION_WAITING);
+        if ((ret = plan_outputs(&s, INT64_MIN)) < 0)
+            goto end;
+        if (!s.nb_outs)
+            av_log(NULL, AV_LOG_WARNING, "an earlier process left unfinished recordings of "
+                   "%s/%s/%s in %s, and no rule or task records the stream now: they stay as "
+                   "they are until one does\n", opts->domain, opts->app, opts->stream, opts->spool);
+        ret = finish_leftovers(&s);
+        goto end;
+    }
     if (opts->input) {
         s.input_url = av_strdup(opts->input);
     } else if (cfg->pull_url) {

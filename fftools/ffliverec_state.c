@@ -332,7 +332,9 @@ int ff_liverec_state_next_upload(LiveRecState *st, int64_t now, LiveRecFile *f)
     memset(f, 0, sizeof(*f));
     if (sqlite3_prepare_v2(st->db,
             "SELECT id, domain, app, stream, task_id, format, local_path, object_key, size, attempts,"
-            " created FROM recordings WHERE status = 'pending' AND next_try <= ? ORDER BY id LIMIT 1",
+            " created FROM recordings WHERE status = 'pending'"
+            " AND (next_try <= ?1 OR next_try > ?1 + " AV_STRINGIFY(LIVEREC_UPLOAD_RETRY_MAX) ")"
+            " ORDER BY id LIMIT 1",
             -1, &q, NULL) != SQLITE_OK)
         return db_error(st, "select");
     sqlite3_bind_int64(q, 1, now);
@@ -479,7 +481,8 @@ int ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try)
 
 /* Retention: a recording past its StorageTime that is stored (uploaded) or kept locally, and
  * whose last deletion attempt (if any) asked to be tried again by now (?1). */
-#define EXPIRED "status IN ('uploaded', 'local') AND expires > 0 AND expires <= ?1 AND next_try <= ?1"
+#define EXPIRED "status IN ('uploaded', 'local') AND expires > 0 AND expires <= ?1" \
+                " AND (next_try <= ?1 OR next_try > ?1 + " AV_STRINGIFY(LIVEREC_DELETE_RETRY) ")"
 
 int ff_liverec_state_next_expired(LiveRecState *st, int64_t now, LiveRecFile *f)
 {

@@ -176,7 +176,7 @@ static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
             ff_liverec_hls_files(f.local_path, NULL, remove_segment, NULL);
         remove_segment(NULL, f.local_path);
     } else if (!ff_liverec_worker_stopping(w)) {
-        int64_t delay = FFMIN(5LL << FFMIN(f.attempts, 6), 300);
+        int64_t delay = FFMIN(5LL << FFMIN(f.attempts, 6), LIVEREC_UPLOAD_RETRY_MAX);
         LIVEREC_COUNT(uploads[LIVEREC_RESULT_FAILED], 1);
         av_log(NULL, AV_LOG_WARNING, "upload of %s failed (%s); retry %d in %"PRId64" s\n",
                f.local_path, av_err2str(ret), f.attempts + 1, delay);

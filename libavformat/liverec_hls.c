@@ -84,6 +84,7 @@ typedef struct LiveRecHLSContext {
     int64_t segment_time;
     int     segment_type;
     int64_t splice_timeout;
+    int     splice;
     int64_t max_ts_jump;
     char   *vod_file_name;
     char   *stream_id;
@@ -130,6 +131,7 @@ typedef struct LiveRecHLSContext {
     int     have_base;
     int     base_fixed;   ///< the block's first segment (with its date) is listed
     int     io_error;     ///< writing a segment failed: the files stay as a crash leaves them
+    int64_t packets;      ///< written since this open
     int64_t *last_dts;    ///< per stream, microseconds
     AVCodecParameters **par; ///< per stream, the parameters in force (new extradata applied)
 } LiveRecHLSContext;
@@ -511,8 +513,9 @@ static int finalize(AVFormatContext *s)
         goto done;
     }
     if (!c->nb_segs) {
-        av_log(s, AV_LOG_WARNING, "Recording '%s' has no complete segment; nothing to keep\n",
-               s->url);
+        /* quietly when opened only to finalize (no packet) a recording started by this open */
+        av_log(s, c->packets || c->rec_start != c->now ? AV_LOG_WARNING : AV_LOG_VERBOSE,
+               "Recording '%s' has no complete segment; nothing to keep\n", s->url);
         delete_url(s, s->url);
         ret = 0;
         goto done;
@@ -701,7 +704,10 @@ static int open_recording(AVFormatContext *s)
     if (c->open_seg && !c->finalizing && (ret = rescue_segment(s)) < 0)
         return ret;
 
-    if (!c->finalizing && c->splice_timeout > 0 && c->now - c->last_end < c->splice_timeout) {
+    /* splice: the caller timed the interruption itself, on a clock the wall clock's jumps do
+     * not move (a recorder that stayed up while the push was away) */
+    if (!c->finalizing && (c->splice ||
+                           (c->splice_timeout > 0 && c->now - c->last_end < c->splice_timeout))) {
         av_log(s, AV_LOG_INFO, "Continuing recording '%s' (%d segments) after a %.3f s gap\n",
                s->url, c->nb_segs, FFMAX(c->now - c->last_end, 0) / 1000000.0);
         c->need_discont = c->nb_segs > 0;
@@ -1017,6 +1023,7 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
      * failed): the files stay as they are for the next open to go on from */
     if (c->io_error)
         return AVERROR(EIO);
+    c->packets++;
     if (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE) {
         av_log(s, AV_LOG_ERROR, "Packet without timestamps on stream %d\n", pkt->stream_index);
         return AVERROR(EINVAL);
@@ -1164,6 +1171,8 @@ static const AVOption options[] = {
     { "fmp4",   "fragmented MP4 segments with EXT-X-MAP", 0, AV_OPT_TYPE_CONST, { .i64 = SEGMENT_TYPE_FMP4 }, 0, 0, E, .unit = "segment_type" },
     { "splice_timeout", "continue a recording whose last push ended less than this long ago (0: never)",
       OFFSET(splice_timeout), AV_OPT_TYPE_DURATION, { .i64 = 0 }, 0, 1800000000LL, E },
+    { "splice", "continue the open recording whatever the wall clock says its age is",
+      OFFSET(splice), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, E },
     { "max_ts_jump", "a timestamp jump larger than this starts a new segment behind a discontinuity",
       OFFSET(max_ts_jump), AV_OPT_TYPE_DURATION, { .i64 = 10000000 }, 100000, 3600000000LL, E },
     { "final", "finalize the recording on close instead of leaving it open for splicing",

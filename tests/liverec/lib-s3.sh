@@ -438,3 +438,13 @@ for u in root.findall(ns + 'Upload'):
     print(u.findtext(ns + 'Key'), u.findtext(ns + 'UploadId'))
 EOF
 }
+
+# Every object of BUCKET into DIR/KEY, the keys listed in DIR/objects.txt: lr_s3_fetch_all BUCKET DIR
+lr_s3_fetch_all() {
+    mkdir -p "$2" || lr_fail "cannot create $2"
+    lr_s3_ls "$1" > "$2/objects.txt" || lr_fail "cannot list the bucket $1"
+    while read -r _s3k; do
+        mkdir -p "$2/$(dirname "$_s3k")"
+        lr_s3_get "$1" "$_s3k" "$2/$_s3k" || lr_fail "cannot get $_s3k"
+    done < "$2/objects.txt"
+}

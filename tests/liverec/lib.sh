@@ -277,6 +277,30 @@ lr_wait_count() {
     done
 }
 
+# Wait up to SECONDS until the catalog DB has recordings, all uploaded, and every callback and
+# event is delivered, or fail: lr_wait_drained DB SECONDS
+lr_wait_drained() {
+    python3 - "$1" "$2" <<'PY' ||
+import sqlite3, sys, time
+end = time.time() + int(sys.argv[2])
+while time.time() < end:
+    try:
+        c = sqlite3.connect(sys.argv[1], timeout=5)
+        left = c.execute("SELECT (SELECT count(*) FROM recordings WHERE status != 'uploaded') +"
+                         " (SELECT count(*) FROM callbacks WHERE status != 'delivered') +"
+                         " (SELECT count(*) FROM events WHERE status != 'delivered')").fetchone()[0]
+        n = c.execute("SELECT count(*) FROM recordings").fetchone()[0]
+        c.close()
+    except sqlite3.Error:
+        left, n = 1, 0
+    if not left and n:
+        sys.exit(0)
+    time.sleep(0.5)
+sys.exit(1)
+PY
+    lr_fail "the queues did not drain within $2 s: $(python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print("recordings", c.execute("SELECT group_concat(status) FROM recordings").fetchone()[0], "callbacks", c.execute("SELECT group_concat(status) FROM callbacks").fetchone()[0], "events", c.execute("SELECT group_concat(status) FROM events").fetchone()[0])' "$1")"
+}
+
 # ffprobe helpers
 lr_duration() { # FILE -> container duration in seconds
     "$LR_FFPROBE" -v error -show_entries format=duration -of default=nw=1:nk=1 "$1"
@@ -371,13 +395,15 @@ PY
 # Start ffliverec -serve with CONFIG on a free port, output in $LR_DIR/LOG:
 # lr_serve_start CONFIG LOG [options...]. Spool and state are $LR_DIR/spool and $LR_DIR/state.
 # Sets LR_SERVE_PORT (choose it before with LR_SERVE_PORT=...), LR_SERVE_URL and LR_SERVE_PID;
-# returns when it listens.
+# returns when it listens. LR_SERVE_WRAP, if set, is a command prefix that must exec the service
+# in the same process (env VAR=... does: t-clock-jump preloads libfaketime so).
 lr_serve_start() {
     _scfg=$1 _slog=$2
     shift 2
     LR_SERVE_PORT=${LR_SERVE_PORT:-$(lr_free_port)}
     LR_SERVE_URL=http://127.0.0.1:$LR_SERVE_PORT
-    "$LR_BUILD/ffliverec" -hide_banner -config "$_scfg" -serve -listen "127.0.0.1:$LR_SERVE_PORT" \
+    # shellcheck disable=SC2086
+    ${LR_SERVE_WRAP:-} "$LR_BUILD/ffliverec" -hide_banner -config "$_scfg" -serve -listen "127.0.0.1:$LR_SERVE_PORT" \
         -spool "$LR_DIR/spool" -state "$LR_DIR/state" "$@" >> "$LR_DIR/$_slog" 2>&1 &
     LR_SERVE_PID=$!
     lr_track $LR_SERVE_PID
