@@ -258,6 +258,8 @@ void ff_liverec_state_close(LiveRecState **st);
  * callback set, its callback is queued in the same transaction. Returns 1 if added, 0 if known.
  */
 int  ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback);
+/** 1 if a recording of this local path is in the catalog, 0 if not, or a negative AVERROR. */
+int  ff_liverec_state_has_file(LiveRecState *st, const char *local_path);
 /*
  * The longest waits before a retry (seconds): a retry time further ahead than that was set before
  * the wall clock went back (an NTP step, a clock set right), and is due now instead of when the
@@ -278,6 +280,8 @@ int  ff_liverec_state_callback_done(LiveRecState *st, int64_t id, int delivered,
                                     int64_t next_try, int64_t now_usec);
 int  ff_liverec_state_callbacks_pending(LiveRecState *st);
 int  ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try);
+/** An upload worked: the storage is back, every pending upload waiting for a retry is due now. */
+int  ff_liverec_state_retry_all_now(LiveRecState *st, int64_t now);
 /**
  * Retention: the next stored or local recording past its StorageTime whose retry time has
  * come: 1 and *f filled (id, format, local_path; object_key holds its URL, "" if local), 0 if none.

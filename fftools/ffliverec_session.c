@@ -44,6 +44,7 @@
 #include "libavutil/bprint.h"
 #include "libavutil/dict.h"
 #include "libavutil/mem.h"
+#include "libavutil/opt.h"
 #include "libavutil/parseutils.h"
 #include "libavutil/time.h"
 #include "libavformat/avformat.h"
@@ -71,6 +72,7 @@ typedef struct Output {
     int64_t retry_delay;            ///< the wait after the last write error (grows to 10 s)
     int64_t opened_at;              ///< av_gettime_relative() of its last open
     int64_t closed_at;              ///< av_gettime_relative() of its last close, 0: never
+    int64_t files_seen;             ///< the muxer's files_finished last collected
     int done;                       ///< its task's window closed: finished for the session
 } Output;
 
@@ -356,6 +358,7 @@ static int open_output(LiveRecSession *s, Output *out, AVCodecParameters **par,
         goto fail;
     }
     out->oc = oc;
+    out->files_seen = 0;
     return 0;
 fail:
     avformat_free_context(oc);
@@ -498,6 +501,7 @@ static void update_outputs(LiveRecSession *s, int64_t now)
 {
     AVCodecParameters **par;
     AVRational *tb;
+    int collect = 0;
 
     if (follow_tasks(s, now) < 0)
         av_log(NULL, AV_LOG_ERROR, "out of memory: a change of the tasks is not applied\n");
@@ -515,6 +519,15 @@ static void update_outputs(LiveRecSession *s, int64_t now)
     for (int i = 0; i < s->nb_outs; i++) {
         Output *out = &s->outs[i];
         int open = task_window_open(out, now);
+        int64_t finished;
+        /* an MP4/FLV/AAC file cut at RecordInterval is catalogued (and uploaded) now, not when
+         * the push ends, which may be days away */
+        if (out->oc && out->format != LIVEREC_HLS &&
+            av_opt_get_int(out->oc, "files_finished", AV_OPT_SEARCH_CHILDREN, &finished) >= 0 &&
+            finished != out->files_seen) {
+            out->files_seen = finished;
+            collect = 1;
+        }
         if (out->done || out->failed == s->pushes || (out->write_failed && open))
             continue;
         if (open && !out->oc) {
@@ -546,6 +559,8 @@ static void update_outputs(LiveRecSession *s, int64_t now)
             collect_finished(s);
         }
     }
+    if (collect)
+        collect_finished(s);
 end:
     av_free(par);
     av_free(tb);
@@ -946,7 +961,10 @@ static void collect_finished(LiveRecSession *s)
                 continue;   /* working files end in .recording */
             }
             snprintf(path, sizeof(path), "%s%s", dir, e->d_name);
-            if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            /* a file already catalogued (kept locally, or waiting for its upload) is not
+             * probed again */
+            if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+                ff_liverec_state_has_file(s->opts.state, path) > 0)
                 continue;
             f.domain     = (char *)s->opts.domain;
             f.app        = (char *)s->opts.app;

@@ -479,6 +479,27 @@ int ff_liverec_state_retry_later(LiveRecState *st, int64_t id, int64_t next_try)
                       " WHERE id = ?1", id, next_try);
 }
 
+int ff_liverec_state_has_file(LiveRecState *st, const char *local_path)
+{
+    sqlite3_stmt *q;
+    int ret;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM recordings WHERE local_path = ?", -1, &q,
+                           NULL) != SQLITE_OK)
+        return db_error(st, "select");
+    sqlite3_bind_text(q, 1, local_path, -1, SQLITE_STATIC);
+    ret = sqlite3_step(q);
+    ret = ret == SQLITE_ROW ? 1 : ret == SQLITE_DONE ? 0 : db_error(st, "select");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int ff_liverec_state_retry_all_now(LiveRecState *st, int64_t now)
+{
+    return update_row(st, "UPDATE recordings SET next_try = ?1 WHERE status = 'pending'"
+                      " AND next_try > ?1", now, 0);
+}
+
 /* Retention: a recording past its StorageTime that is stored (uploaded) or kept locally, and
  * whose last deletion attempt (if any) asked to be tried again by now (?1). */
 #define EXPIRED "status IN ('uploaded', 'local') AND expires > 0 AND expires <= ?1" \

@@ -23,7 +23,8 @@
  * vodupload protocol (a multipart upload with a journal in the state folder, so a restart after
  * kill -9 resumes it). An HLS recording is its segments, then its playlist. Only when the upload
  * is confirmed is the file marked uploaded in the catalog, and then the local copy is removed. A
- * failed upload is retried later with backoff (5 s doubling to 5 min), also by the next run.
+ * failed upload is retried later with backoff (5 s doubling to 5 min), also by the next run;
+ * the first upload that works makes every waiting retry due at once (the storage is back).
  */
 
 #include <inttypes.h>
@@ -169,6 +170,9 @@ static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
         av_log(NULL, AV_LOG_INFO, "uploaded %s (%"PRId64" bytes, %.1f s) to %s\n",
                f.local_path, f.size, (av_gettime_relative() - t0) / 1e6, video_url);
         ff_liverec_worker_kick(u->notifier);
+        /* the storage answers again: what waits for a retry goes now, oldest first, instead
+         * of each file when its backoff (up to 5 minutes) runs out */
+        ff_liverec_state_retry_all_now(st, now);
         LIVEREC_COUNT(uploads[LIVEREC_RESULT_OK], 1);
         LIVEREC_COUNT(upload_bytes, f.size);
         /* the catalog says uploaded: only now the local copy goes */

@@ -89,6 +89,7 @@ typedef struct LiveRecSegContext {
 
     /* options */
     int64_t record_interval;
+    int64_t files_finished; ///< exported: files finalized since the open (a caller collects them)
     char   *vod_file_name;
     char   *stream_id;
     char   *time_zone;
@@ -346,6 +347,7 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
     if (tmp)
         ffurl_delete(work_url);
     av_log(s, AV_LOG_INFO, "Finalized '%s' (%.3f s)\n", url.str, (known_end - start) / 1000000.0);
+    c->files_finished++;
 end:
     if (ret < 0 && tmp)
         ffurl_delete(tmp);
@@ -633,6 +635,9 @@ static void lrs_deinit(AVFormatContext *s)
 static const AVOption options[] = {
     { "record_interval", "length of a file; the next starts at the first keyframe after it",
       OFFSET(record_interval), AV_OPT_TYPE_DURATION, { .i64 = 1800000000LL }, 1000000, 7200000000LL, E },
+    { "files_finished", "files finalized since the muxer was opened (read only, for a caller that "
+      "picks each file up as it is finished)", OFFSET(files_finished), AV_OPT_TYPE_INT64, { .i64 = 0 },
+      0, INT64_MAX, E | AV_OPT_FLAG_EXPORT | AV_OPT_FLAG_READONLY },
     LIVEREC_NAMING_OPTIONS(LiveRecSegContext, "the output folder's name", "the first packet"),
     { NULL },
 };

@@ -193,6 +193,26 @@ lr_push_bg() {
     lr_track $LR_LAST_PID
 }
 
+# Push the streams NAME... for SECONDS in the background from one encoder through ffmpeg's tee
+# muxer (each output publishes and writes in a thread of its own, as N publishers would); PID in
+# LR_LAST_PID, log push-many.log: lr_push_many SECONDS NAME...
+lr_push_many() {
+    _ps=$1
+    shift
+    _tee=""
+    for _pn in "$@"; do
+        _tee="${_tee:+$_tee|}[f=flv:onfail=ignore:use_fifo=1]$LR_RTMP_URL/$_pn"
+    done
+    lr_log "push $* for $_ps s (one encoder, background)"
+    "$LR_FFMPEG" -hide_banner -nostdin -loglevel warning -re \
+        -f lavfi -i "testsrc2=size=${LR_PUSH_VSIZE:-640x360}:rate=${LR_PUSH_FPS:-25}:duration=$_ps" \
+        -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=$_ps" -map 0:v -map 1:a \
+        -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -g "${LR_GOP:-50}" -b:v 800k \
+        -c:a aac -b:a 96k -ac 2 -flags +global_header -f tee "$_tee" > "$LR_DIR/push-many.log" 2>&1 &
+    LR_LAST_PID=$!
+    lr_track $LR_LAST_PID
+}
+
 # Push NAME with interruptions: lr_push_interrupted NAME PUSH GAP PUSH [GAP PUSH ...]
 # (seconds), foreground. Each push is a new RTMP publish of the same stream.
 lr_push_interrupted() {

@@ -1,0 +1,146 @@
+#!/bin/sh
+# The storage goes away while many streams record: ffliverec -serve records LIVEREC_OUTAGE_STREAMS
+# pushes (default 4; the campaign: 20) through nginx-rtmp into HLS and MP4 (RecordInterval 5 s,
+# so files keep finishing), uploads them to Swift and announces them; 12 s in (two files of each
+# stream uploaded: the service has warmed up), Swift's proxy is stopped for
+# LIVEREC_OUTAGE_SECONDS (default 30; the campaign: 600), then started again on the same port.
+# The pushes go on for 20 s after it is back. Then:
+#   - nothing is lost: every catalogued file is in the bucket and plays, and each stream's MP4s
+#     and its HLS recording hold the push but its first keyframe;
+#   - no file is announced before its upload, and none during the outage;
+#   - what waited through the outage is uploaded oldest first once the storage is back (the
+#     first upload that works makes every waiting retry due), and how long that took is printed;
+#   - the service's memory stays flat during the outage (the spool grows by the files, the
+#     service does not hold them): its resident size grows by at most 8 MiB, printed with the
+#     spool's growth.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-s3.sh"
+lr_init storage-outage
+N=${LIVEREC_OUTAGE_STREAMS:-4}
+OUT=${LIVEREC_OUTAGE_SECONDS:-30}
+PUSH=$((OUT + 34))
+lr_log "$N streams, the storage away for $OUT s of a $PUSH s push"
+LR_SERVE_PORT=$(lr_free_port)
+LR_NGINX_HOOK=http://127.0.0.1:$LR_SERVE_PORT/hook/nginx-rtmp
+LR_NGINX_STAT=1
+lr_nginx_start
+lr_s3_start
+lr_s3_mkbucket rec || lr_fail "cannot create the bucket"
+export AWS_ACCESS_KEY_ID="$LR_S3_ACCESS" AWS_SECRET_ACCESS_KEY="$LR_S3_SECRET"
+lr_callback_start
+cat > "$LR_DIR/serve.xml" <<X
+<?xml version="1.0"?>
+<LiveRecordConfig>
+  <Origin Type="nginx-rtmp" PullUrl="rtmp://127.0.0.1:$LR_RTMP_PORT/live/{StreamName}"
+          StatusUrl="$LR_NGINX_STAT_URL" Domain="example.com"/>
+  <Storage Endpoint="$LR_S3_ENDPOINT" Bucket="rec" KeyTemplate="{StreamName}/"/>
+  <Callback Url="$LR_CALLBACK_URL" Key="k3y" Events="100"/>
+  <Service MaxSessions="$((N + 10))"/>
+  <Template TemplateId="1" TemplateName="hls-mp4">
+    <HlsParam/><Mp4Param RecordInterval="5"/>
+    <HlsSpecialParam FlowContinueDuration="5"/>
+  </Template>
+  <Rule DomainName="example.com" TemplateId="1"/>
+</LiveRecordConfig>
+X
+db=$LR_DIR/state/ffliverec.db
+lr_serve_start "$LR_DIR/serve.xml" serve.log
+
+names=$(seq -f "s%02g" 1 "$N" | tr '\n' ' ')
+# shellcheck disable=SC2086
+lr_push_many $PUSH $names
+pusher=$LR_LAST_PID
+t_push=$(date +%s.%N)
+lr_wait_count serve.log "recording mp4 into" "$N" 20
+# the service's resident size and the spool's size, every 2 s
+(
+    while kill -0 "$LR_SERVE_PID" 2>/dev/null; do
+        echo "$(date +%s.%N) $(awk '/^VmRSS/ { print $2 }' "/proc/$LR_SERVE_PID/status") $(du -sk "$LR_DIR/spool" | cut -f1)"
+        sleep 2
+    done
+) > "$LR_DIR/samples.txt" 2> /dev/null &
+lr_track $!
+lr_wait_count serve.log "uploaded .*/mp4/" $((2 * N)) 20
+t_stop=$(date +%s.%N)
+lr_s3_stop
+sleep "$OUT"
+lr_s3_restart_proxy
+t_back=$(date +%s.%N)
+grep -q "upload of .* failed" "$LR_DIR/serve.log" || lr_fail "no upload failed while the storage was away"
+lr_wait_pid $pusher $((PUSH + 30)) || lr_fail "the pushes did not end"
+t_end=$(date +%s.%N)
+lr_wait_count serve.log "session of example.com/live/s[0-9]* ended" "$N" 30
+lr_wait_drained "$db" 120
+kill -TERM $LR_SERVE_PID
+lr_wait_pid $LR_SERVE_PID 20 || lr_fail "the service did not stop within 20 s of SIGTERM"
+
+lr_s3_fetch_all rec "$LR_DIR/back"
+python3 - "$db" "$LR_DIR" "$LR_FFMPEG" "$LR_TOP/tests/liverec" "$t_push" "$t_stop" "$t_back" "$t_end" "$N" <<'PY' || lr_fail "after an outage of $OUT s under $N streams"
+import json, os, sqlite3, sys
+db, d, ffmpeg = sys.argv[1:4]
+sys.path.insert(0, sys.argv[4])
+import recording_check
+t_push, t_stop, t_back, t_end = (float(x) for x in sys.argv[5:9])
+n = int(sys.argv[9])
+report = recording_check.Report()
+fail = report.fail
+rows = sqlite3.connect(db).execute(
+    "SELECT id, stream, format, object_key, url, created, uploaded, duration_ms FROM recordings"
+    " ORDER BY id").fetchall()
+objects = set(open(os.path.join(d, "back", "objects.txt")).read().split())
+pushed = t_end - t_push
+per_stream = {}
+for rid, stream, fmt, key, url, created, uploaded, dur in rows:
+    if key not in objects:
+        fail("%s is not in the bucket" % key)
+        continue
+    for p in recording_check.problems(ffmpeg, fmt, os.path.join(d, "back", key)):
+        fail(p)
+    per_stream.setdefault(stream, {}).setdefault(fmt, 0.0)
+    per_stream[stream][fmt] += dur / 1000.0
+if len(per_stream) != n:
+    fail("%d streams recorded, %d pushed" % (len(per_stream), n))
+# nothing lost: the push but its first keyframe (2 s) and the pull's start
+for stream, got in sorted(per_stream.items()):
+    for fmt in ("hls", "mp4"):
+        if got.get(fmt, 0) < pushed - 4:
+            fail("%s: %.1f s of %s recorded of %.1f s pushed" % (stream, got.get(fmt, 0), fmt, pushed))
+# no callback before its upload, none while the storage was away
+uploaded = {url: up for _, _, _, _, url, _, up, _ in rows}
+for line in open(os.path.join(d, "callbacks.jsonl")):
+    c = json.loads(line)
+    b = c["body"]
+    if b.get("event_type") != 100:
+        continue
+    up = uploaded.get(b["video_url"])
+    if up is not None and c["received"] < up - 1:
+        fail("%s announced %.1f s before its upload" % (b["video_url"], up - c["received"]))
+    if t_stop + 2 < c["received"] < t_back:
+        fail("%s announced while the storage was away" % b["video_url"])
+for p in recording_check.callback_problems(os.path.join(d, "callbacks.jsonl"), set(uploaded)):
+    fail(p)
+# what waited through the outage: uploaded after it, oldest first
+waited = [r for r in rows if r[5] <= t_back and r[6] >= t_back - 1]
+ups = [r[6] for r in waited]
+if ups != sorted(ups):
+    fail("the files that waited were not uploaded oldest first: %s" % [(r[0], r[6]) for r in waited])
+if waited:
+    print("%d files waited through the outage; all uploaded %.0f s after the storage was back"
+          % (len(waited), max(ups) - t_back), file=sys.stderr)
+# memory flat during the outage; the spool grows by the files
+samples = [tuple(float(x) for x in l.split()) for l in open(os.path.join(d, "samples.txt")) if len(l.split()) == 3]
+during = [s for s in samples if t_stop <= s[0] <= t_back]
+if len(during) >= 2:
+    rss = [s[1] / 1024 for s in during]
+    spool = [s[2] / 1024 for s in during]
+    print("during the outage (%d samples): service RSS %.1f -> %.1f MiB (max %.1f), spool %.1f -> %.1f MiB"
+          % (len(during), rss[0], rss[-1], max(rss), spool[0], spool[-1]), file=sys.stderr)
+    if max(rss) - rss[0] > 8:
+        fail("the service grew by %.1f MiB during the outage" % (max(rss) - rss[0]))
+else:
+    fail("no samples during the outage")
+print("%d recordings, %d streams, %.1f s pushed, all uploaded, announced after their upload"
+      % (len(rows), len(per_stream), pushed), file=sys.stderr)
+sys.exit(0 if report.ok else 1)
+PY
+lr_pass
