@@ -9,6 +9,8 @@
 #   make fate-liverec    only the FATE tests
 #   make bench           the side-by-side benchmarks in tests/bench/
 #   make fuzz            the fuzz targets of tests/fuzz/, FUZZ_SECONDS each (default 60)
+#   make soak            ffliverec -serve records 50 streams for an hour (tests/soak/run;
+#                        LIVEREC_SOAK_STREAMS, LIVEREC_SOAK_SECONDS), not part of make check
 #   make install         FFmpeg's install (prefix from ./configure --prefix=...)
 #   make clean           remove objects, keep the configuration; make distclean removes build/
 
@@ -54,6 +56,10 @@ fuzz: deps
 	@$(MAKE) --no-print-directory build
 	@tests/fuzz/build && tests/fuzz/run
 
+soak: deps
+	@$(MAKE) --no-print-directory build
+	@tests/soak/run
+
 install: build
 	@$(MAKE) --no-print-directory -C $(BUILD) install
 
@@ -63,4 +69,4 @@ clean:
 distclean:
 	rm -rf $(BUILD)
 
-.PHONY: all configured build deps fate-liverec check demo bench fuzz install clean distclean
+.PHONY: all configured build deps fate-liverec check demo bench fuzz soak install clean distclean

@@ -209,7 +209,10 @@ static void print_template(AVBPrint *bp, const LiveRecTemplate *t)
         if (!p->present || !p->enable)
             continue;
         av_bprintf(bp, "%s%s", any++ ? ", " : "records ", ff_liverec_format_names[f]);
-        if (f == LIVEREC_HLS)
+        if (f == LIVEREC_HLS && t->hls_max_duration)
+            av_bprintf(bp, " (spliced across interruptions up to %d s, at most %d s a recording)",
+                       t->flow_continue_duration, t->hls_max_duration);
+        else if (f == LIVEREC_HLS)
             av_bprintf(bp, " (spliced across interruptions up to %d s)", t->flow_continue_duration);
         else
             av_bprintf(bp, " (a file every %d s)", p->record_interval);

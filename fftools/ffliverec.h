@@ -53,6 +53,8 @@ typedef struct LiveRecTemplate {
     char   *description;
     LiveRecFormatParam param[LIVEREC_NB_FORMATS];
     int     flow_continue_duration;   ///< HlsSpecialParam, seconds (splice timeout)
+    int     hls_max_duration;         ///< HlsSpecialParam MaxDuration, seconds (0: no limit)
+#define LIVEREC_HLS_MAX_DURATION 43200  ///< its default: 12 hours
     int     line;                     ///< in the configuration file, 0: made through the API
     int64_t created, updated;         ///< Unix seconds (the file's: when it was loaded)
 } LiveRecTemplate;

@@ -179,7 +179,8 @@ static int64_t next_template_id(const LiveRecConfig *cfg)
 static int create_template(LiveRecState *st, const LiveRecConfig *cfg, void *opaque)
 {
     Call *c = opaque;
-    LiveRecTemplate t = { .id = next_template_id(cfg), .created = c->now, .updated = c->now };
+    LiveRecTemplate t = { .id = next_template_id(cfg), .created = c->now, .updated = c->now,
+                          .hls_max_duration = LIVEREC_HLS_MAX_DURATION };
     int ret;
 
     if ((ret = ff_liverec_template_params(&t, c->req, &c->code, &c->why)) >= 0)
@@ -431,7 +432,8 @@ static int api_describe_rules(Call *c)
  * cloud does: that template is made once, as an object of the API, visible and exportable */
 static int default_template(LiveRecState *st, const LiveRecConfig *cfg, Call *c, int64_t *id)
 {
-    LiveRecTemplate t = { .id = next_template_id(cfg), .created = c->now, .updated = c->now };
+    LiveRecTemplate t = { .id = next_template_id(cfg), .created = c->now, .updated = c->now,
+                          .hls_max_duration = LIVEREC_HLS_MAX_DURATION };
     int ret;
 
     for (int i = 0; i < cfg->nb_templates; i++) {

@@ -172,6 +172,7 @@ static int parse_template(LiveRecConfig *cfg, xmlNodePtr n)
     t = &cfg->templates[cfg->nb_templates++];
     t->line        = xmlGetLineNo(n);
     t->id          = attr_int(n, "TemplateId", 0);
+    t->hls_max_duration = LIVEREC_HLS_MAX_DURATION;
     t->name        = attr(n, "TemplateName");
     t->description = attr(n, "Description");
     if (!t->name || !t->description)
@@ -181,6 +182,7 @@ static int parse_template(LiveRecConfig *cfg, xmlNodePtr n)
             continue;
         if (is_element(c, "HlsSpecialParam")) {
             t->flow_continue_duration = attr_int(c, "FlowContinueDuration", 0);
+            t->hls_max_duration       = attr_int(c, "MaxDuration", LIVEREC_HLS_MAX_DURATION);
             continue;
         }
         for (int f = 0; f < LIVEREC_NB_FORMATS; f++) {

@@ -399,7 +399,8 @@ int ff_liverec_objects_merge(LiveRecState *st, LiveRecConfig *cfg)
                            -1, &q, NULL) != SQLITE_OK)
         return db_error(db, "api_templates");
     while (ret >= 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
-        LiveRecTemplate t = { .id = sqlite3_column_int64(q, 0), .created = sqlite3_column_int64(q, 2),
+        LiveRecTemplate t = { .hls_max_duration = LIVEREC_HLS_MAX_DURATION,
+                              .id = sqlite3_column_int64(q, 0), .created = sqlite3_column_int64(q, 2),
                               .updated = sqlite3_column_int64(q, 3) };
         const LiveRecTemplate *file = ff_liverec_find_template(cfg, t.id);
         if (t.id < 1) {
@@ -576,8 +577,12 @@ int ff_liverec_objects_export(const LiveRecConfig *cfg, AVBPrint *out)
             set_int(c, "StorageTime", p->storage_time);
             set_prop(c, "VodFileName", p->vod_file_name);
         }
-        if (t->flow_continue_duration)
-            set_int(child(n, "HlsSpecialParam"), "FlowContinueDuration", t->flow_continue_duration);
+        if (t->flow_continue_duration || t->hls_max_duration != LIVEREC_HLS_MAX_DURATION) {
+            xmlNodePtr h = child(n, "HlsSpecialParam");
+            set_int(h, "FlowContinueDuration", t->flow_continue_duration);
+            if (t->hls_max_duration != LIVEREC_HLS_MAX_DURATION)
+                set_int(h, "MaxDuration", t->hls_max_duration);
+        }
     }
     for (int i = 0; i < cfg->nb_rules; i++) {
         const LiveRecRule *r = &cfg->rules[i];

@@ -58,6 +58,7 @@
 typedef struct Output {
     LiveRecFormatParam param;       ///< its template's (vod_file_name owned)
     int flow_continue;              ///< its template's FlowContinueDuration
+    int max_duration;               ///< its template's HLS MaxDuration (0: none)
     char *task_id;                  ///< NULL: the rule's recording
     int64_t task_start, task_end;   ///< its task's window (Unix seconds; start INT64_MIN: none)
     enum LiveRecFormat format;
@@ -144,6 +145,7 @@ static int add_output(LiveRecSession *s, const LiveRecTemplate *t, const LiveRec
     out->param         = t->param[f];
     out->param.vod_file_name = NULL;
     out->flow_continue = t->flow_continue_duration;
+    out->max_duration  = t->hls_max_duration;
     out->format        = f;
     out->task_start    = task ? task->start_time : INT64_MIN;
     out->task_end      = task ? task->end_time : INT64_MAX;
@@ -346,6 +348,7 @@ static int open_output(LiveRecSession *s, Output *out, AVCodecParameters **par,
              * the recording goes on behind a discontinuity however long that lasted */
             av_dict_set(&opts, "splice", "1", 0);
         }   /* else splice_timeout 0: a new recording */
+        av_dict_set_int(&opts, "max_duration", out->max_duration, 0);   /* seconds */
         if (final)
             av_dict_set(&opts, "final", "1", 0);
     } else {
@@ -520,9 +523,9 @@ static void update_outputs(LiveRecSession *s, int64_t now)
         Output *out = &s->outs[i];
         int open = task_window_open(out, now);
         int64_t finished;
-        /* an MP4/FLV/AAC file cut at RecordInterval is catalogued (and uploaded) now, not when
-         * the push ends, which may be days away */
-        if (out->oc && out->format != LIVEREC_HLS &&
+        /* an MP4/FLV/AAC file cut at RecordInterval, an HLS recording cut at its MaxDuration,
+         * is catalogued (and uploaded) now, not when the push ends, which may be days away */
+        if (out->oc &&
             av_opt_get_int(out->oc, "files_finished", AV_OPT_SEARCH_CHILDREN, &finished) >= 0 &&
             finished != out->files_seen) {
             out->files_seen = finished;

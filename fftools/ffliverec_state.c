@@ -163,7 +163,11 @@ static int state_open(LiveRecState **pst, const char *dir, int setup)
         return AVERROR(EINVAL);
     }
     if (!setup) {
-        if (sqlite3_exec(st->db, "PRAGMA synchronous=FULL;", NULL, NULL, &err) != SQLITE_OK)
+        /* a connection per session and worker: SQLite's default page cache (2 MiB each) would
+         * grow with the catalog (a storage outage under many streams) up to that many times;
+         * the catalog's rows are small and the kernel caches the file anyway */
+        if (sqlite3_exec(st->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-256;", NULL, NULL,
+                         &err) != SQLITE_OK)
             goto fail;
         *pst = st;
         return 0;

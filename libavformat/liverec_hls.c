@@ -85,6 +85,8 @@ typedef struct LiveRecHLSContext {
     int     segment_type;
     int64_t splice_timeout;
     int     splice;
+    int64_t max_duration;
+    int64_t files_finished; ///< exported: recordings finalized since the open
     int64_t max_ts_jump;
     char   *vod_file_name;
     char   *stream_id;
@@ -110,6 +112,7 @@ typedef struct LiveRecHLSContext {
     char   *codecs;
     LRHSegment *segs;
     int     nb_segs;
+    int64_t listed;        ///< duration of the segments listed, microseconds
     char   *open_seg;      ///< from the sidecar: the segment being written when it was saved
     int64_t open_seg_start;
     int     open_seg_flags; ///< OPEN_SEG_DISCONT, OPEN_SEG_DATE
@@ -155,6 +158,7 @@ static void free_segments(LiveRecHLSContext *c)
     }
     av_freep(&c->segs);
     c->nb_segs = 0;
+    c->listed  = 0;
 }
 
 static int add_segment(LiveRecHLSContext *c, const char *uri, char *map, int64_t duration,
@@ -176,6 +180,7 @@ static int add_segment(LiveRecHLSContext *c, const char *uri, char *map, int64_t
     seg->pdt      = pdt;
     seg->discont  = discont;
     c->nb_segs++;
+    c->listed += duration;
     return 0;
 }
 
@@ -546,6 +551,7 @@ static int finalize(AVFormatContext *s)
         total += c->segs[i].duration;
     av_log(s, AV_LOG_INFO, "Finalized recording '%s': %d segments, %.3f s, %d discontinuities\n",
            url.str, c->nb_segs, total / 1000000.0, c->nb_discont);
+    c->files_finished++;
 done:
     ret = delete_url(s, c->state_url);
     if (ret == AVERROR(ENOENT))
@@ -706,14 +712,17 @@ static int open_recording(AVFormatContext *s)
 
     /* splice: the caller timed the interruption itself, on a clock the wall clock's jumps do
      * not move (a recorder that stayed up while the push was away) */
-    if (!c->finalizing && (c->splice ||
-                           (c->splice_timeout > 0 && c->now - c->last_end < c->splice_timeout))) {
+    if (!c->finalizing && c->max_duration && c->listed >= c->max_duration) {
+        av_log(s, AV_LOG_INFO, "Recording '%s' already lists %.3f s (max_duration %.3f s): "
+               "finalizing it\n", s->url, c->listed / 1e6, c->max_duration / 1e6);
+    } else if (!c->finalizing &&
+               (c->splice || (c->splice_timeout > 0 && c->now - c->last_end < c->splice_timeout))) {
         av_log(s, AV_LOG_INFO, "Continuing recording '%s' (%d segments) after a %.3f s gap\n",
                s->url, c->nb_segs, FFMAX(c->now - c->last_end, 0) / 1000000.0);
         c->need_discont = c->nb_segs > 0;
         return 0;
     }
-    if (!c->finalizing)
+    else if (!c->finalizing)
         av_log(s, AV_LOG_INFO, "Recording '%s' ended %.3f s ago (splice_timeout %.3f s): "
                "finalizing it\n", s->url, (c->now - c->last_end) / 1000000.0,
                c->splice_timeout / 1000000.0);
@@ -985,6 +994,34 @@ static int split_block(AVFormatContext *s, int64_t ts, const char *why)
     return 0;
 }
 
+/*
+ * The recording lists max_duration (the segment before ts just ended): it is finalized, and the
+ * push goes on at ts in a new recording under the working name, its first segment dated where
+ * the last one ended, without a discontinuity. A new block, so that nothing (an fMP4 init
+ * segment) is shared with the finalized recording, which is uploaded and removed on its own.
+ */
+static int next_recording(AVFormatContext *s, int64_t ts)
+{
+    LiveRecHLSContext *c = s->priv_data;
+    char *codecs = c->codecs;
+    int ret;
+
+    av_log(s, AV_LOG_INFO, "Recording '%s' reached max_duration (%.3f s listed): finalized; "
+           "the push goes on in a new recording\n", s->url, c->listed / 1e6);
+    if ((ret = block_close(s)) < 0)
+        return ret;
+    c->codecs = NULL;   /* the streams stay the same: kept for the new recording */
+    if ((ret = finalize(s)) < 0 ||
+        (c->now = wall_of(c, ts), ret = start_recording(s)) < 0) {
+        av_free(codecs);
+        return ret;
+    }
+    c->codecs       = codecs;
+    c->pushes       = 1;
+    c->need_discont = 0;
+    return write_state(s);
+}
+
 /* Keep new extradata for the next block; the caller's stream is left as it is. */
 static int apply_new_extradata(AVFormatContext *s, int index, const uint8_t *data, size_t size)
 {
@@ -1084,6 +1121,8 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
         pts - c->seg_start >= c->segment_time) {
         if ((ret = segment_end(s, pts)) < 0)
             return ret;
+        if (c->max_duration && c->listed >= c->max_duration && (ret = next_recording(s, pts)) < 0)
+            return ret;
     }
     if (!c->seg_open && (ret = segment_start(s, pts)) < 0)
         return ret;
@@ -1171,6 +1210,12 @@ static const AVOption options[] = {
     { "fmp4",   "fragmented MP4 segments with EXT-X-MAP", 0, AV_OPT_TYPE_CONST, { .i64 = SEGMENT_TYPE_FMP4 }, 0, 0, E, .unit = "segment_type" },
     { "splice_timeout", "continue a recording whose last push ended less than this long ago (0: never)",
       OFFSET(splice_timeout), AV_OPT_TYPE_DURATION, { .i64 = 0 }, 0, 1800000000LL, E },
+    { "max_duration", "finalize the recording at the first segment boundary past this much "
+      "media and go on in a new one (0: no limit)",
+      OFFSET(max_duration), AV_OPT_TYPE_DURATION, { .i64 = 0 }, 0, INT64_MAX, E },
+    { "files_finished", "recordings finalized since the muxer was opened (read only)",
+      OFFSET(files_finished), AV_OPT_TYPE_INT64, { .i64 = 0 }, 0, INT64_MAX,
+      E | AV_OPT_FLAG_EXPORT | AV_OPT_FLAG_READONLY },
     { "splice", "continue the open recording whatever the wall clock says its age is",
       OFFSET(splice), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, E },
     { "max_ts_jump", "a timestamp jump larger than this starts a new segment behind a discontinuity",

@@ -64,7 +64,8 @@ static int same(const LiveRecTemplate *a, const LiveRecTemplate *b)
 {
     if (strcmp(a->name, b->name) || strcmp(a->description ? a->description : "",
                                            b->description ? b->description : "") ||
-        a->flow_continue_duration != b->flow_continue_duration)
+        a->flow_continue_duration != b->flow_continue_duration ||
+        a->hls_max_duration != b->hls_max_duration)
         return 0;
     for (int f = 0; f < LIVEREC_NB_FORMATS; f++) {
         const LiveRecFormatParam *p = &a->param[f], *q = &b->param[f];
@@ -80,7 +81,8 @@ static int same(const LiveRecTemplate *a, const LiveRecTemplate *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    LiveRecTemplate t = { .id = 1000001 }, back = { .id = 1000001 };
+    LiveRecTemplate t    = { .id = 1000001, .hls_max_duration = LIVEREC_HLS_MAX_DURATION },
+                    back = { .id = 1000001, .hls_max_duration = LIVEREC_HLS_MAX_DURATION };
     LiveRecConfig cfg = { .path = path, .max_sessions = 200 }, *loaded = NULL;
     json_t *req = json_loadb((const char *)data, size, 0, NULL), *info = NULL;
     const char *code;

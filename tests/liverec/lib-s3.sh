@@ -404,18 +404,19 @@ lr_s3_abort() { # BUCKET KEY UPLOADID
     lr_s3_req DELETE "/$1/$2?uploadId=$3" "$LR_S3_LAST" > /dev/null
 }
 
-# Keys of BUCKET, one a line (ListObjectsV2, follows continuation tokens; LR_S3_MAX_KEYS a page).
+# Keys of BUCKET, one a line (ListObjectsV2, follows continuation tokens; LR_S3_MAX_KEYS a page;
+# LR_S3_LS_SIZES=1: "KEY SIZE").
 lr_s3_ls() {
     _s3q=""
     while :; do
         lr_s3_req GET "/$1?${_s3q}list-type=2&max-keys=${LR_S3_MAX_KEYS:-1000}" "$LR_S3_LAST" \
             > /dev/null || return 1
-        "$LR_S3_PYTHON" - "$LR_S3_LAST" "$LR_DIR/s3/list.next" <<'EOF' || return 1
+        "$LR_S3_PYTHON" - "$LR_S3_LAST" "$LR_DIR/s3/list.next" "${LR_S3_LS_SIZES:-0}" <<'EOF' || return 1
 import sys, urllib.parse, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 ns = root.tag.split('}')[0] + '}' if root.tag.startswith('{') else ''
 for c in root.findall(ns + 'Contents'):
-    print(c.findtext(ns + 'Key'))
+    print(c.findtext(ns + 'Key') + (' ' + c.findtext(ns + 'Size') if sys.argv[3] == '1' else ''))
 token = ''
 if root.findtext(ns + 'IsTruncated') == 'true':
     token = root.findtext(ns + 'NextContinuationToken')

@@ -207,8 +207,9 @@ lr_push_many() {
     "$LR_FFMPEG" -hide_banner -nostdin -loglevel warning -re \
         -f lavfi -i "testsrc2=size=${LR_PUSH_VSIZE:-640x360}:rate=${LR_PUSH_FPS:-25}:duration=$_ps" \
         -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=$_ps" -map 0:v -map 1:a \
-        -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -g "${LR_GOP:-50}" -b:v 800k \
-        -c:a aac -b:a 96k -ac 2 -flags +global_header -f tee "$_tee" > "$LR_DIR/push-many.log" 2>&1 &
+        -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -g "${LR_GOP:-50}" \
+        -b:v "${LR_PUSH_VBITRATE:-800k}" -c:a aac -b:a "${LR_PUSH_ABITRATE:-96k}" -ac 2 \
+        -flags +global_header -f tee "$_tee" > "$LR_DIR/push-many.log" 2>&1 &
     LR_LAST_PID=$!
     lr_track $LR_LAST_PID
 }

@@ -114,7 +114,8 @@ grep -q "rule on line 12 wins (priority 0" "$LR_DIR/m.out" || lr_fail "a.com/liv
 grep -q "NOT recorded" "$LR_DIR/m.out" || lr_fail "the exclusion template does not say 'NOT recorded'"
 m b.com/live/lecture
 grep -q "rule on line 9 wins (priority 2" "$LR_DIR/m.out" || lr_fail "b.com/live/lecture: $(cat "$LR_DIR/m.out")"
-grep -q "hls (spliced across interruptions up to 20 s)" "$LR_DIR/m.out" || lr_fail "no splice window shown"
+grep -q "hls (spliced across interruptions up to 20 s, at most 43200 s a recording)" "$LR_DIR/m.out" ||
+    lr_fail "no splice window and maximum shown"
 m b.com/live/cam
 grep -q "rule on line 8 wins (priority 3" "$LR_DIR/m.out" || lr_fail "b.com/live/cam: $(cat "$LR_DIR/m.out")"
 lr_log "-match: priorities 0..3, app tie-break, exclusion and task windows as specified"
