@@ -449,3 +449,21 @@ lr_s3_fetch_all() {
         lr_s3_get "$1" "$_s3k" "$2/$_s3k" || lr_fail "cannot get $_s3k"
     done < "$2/objects.txt"
 }
+
+# What a test of the whole service runs against: nginx-rtmp whose hooks go to the service (on
+# LR_SERVE_PORT, chosen here; ?token=TOKEN if given) and whose rtmp_stat page is
+# LR_NGINX_STAT_URL, Swift with the bucket "rec" (its keys exported as AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY, as vodupload reads them), and the callback receiver (LR_CALLBACK_URL):
+# lr_service_stack [TOKEN]
+lr_service_stack() {
+    LR_SERVE_PORT=$(lr_free_port)
+    LR_NGINX_HOOK=http://127.0.0.1:$LR_SERVE_PORT/hook/nginx-rtmp${1:+?token=$1}
+    LR_NGINX_STAT=1
+    lr_nginx_start
+    lr_s3_start
+    lr_s3_mkbucket rec || lr_fail "cannot create the bucket"
+    AWS_ACCESS_KEY_ID=$LR_S3_ACCESS
+    AWS_SECRET_ACCESS_KEY=$LR_S3_SECRET
+    export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+    lr_callback_start
+}

@@ -29,14 +29,7 @@ set_clock() { # the service's wall clock: SECONDS off the real one
 set_clock +3600
 LR_SERVE_WRAP="env LD_PRELOAD=$ft FAKETIME_TIMESTAMP_FILE=$clock FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1"
 
-LR_SERVE_PORT=$(lr_free_port)
-LR_NGINX_HOOK=http://127.0.0.1:$LR_SERVE_PORT/hook/nginx-rtmp
-LR_NGINX_STAT=1
-lr_nginx_start
-lr_s3_start
-lr_s3_mkbucket rec || lr_fail "cannot create the bucket"
-export AWS_ACCESS_KEY_ID="$LR_S3_ACCESS" AWS_SECRET_ACCESS_KEY="$LR_S3_SECRET"
-lr_callback_start
+lr_service_stack
 : > "$LR_DIR/callback.fail"
 lr_s3_stop
 cat > "$LR_DIR/serve.xml" <<X

@@ -22,14 +22,7 @@ KILLS=${LIVEREC_SWEEP:-3}
 SEED=${LIVEREC_SWEEP_SEED:-$(date +%s)}
 lr_log "$KILLS kills, seed $SEED (LIVEREC_SWEEP_SEED=$SEED LIVEREC_SWEEP=$KILLS replays them)"
 token=t0ken-for-hooks
-LR_SERVE_PORT=$(lr_free_port)
-LR_NGINX_HOOK="http://127.0.0.1:$LR_SERVE_PORT/hook/nginx-rtmp?token=$token"
-LR_NGINX_STAT=1
-lr_nginx_start
-lr_s3_start
-lr_s3_mkbucket rec || lr_fail "cannot create the bucket"
-export AWS_ACCESS_KEY_ID="$LR_S3_ACCESS" AWS_SECRET_ACCESS_KEY="$LR_S3_SECRET"
-lr_callback_start
+lr_service_stack "$token"
 cat > "$LR_DIR/serve.xml" <<X
 <?xml version="1.0"?>
 <LiveRecordConfig>

@@ -21,14 +21,7 @@ N=${LIVEREC_OUTAGE_STREAMS:-4}
 OUT=${LIVEREC_OUTAGE_SECONDS:-30}
 PUSH=$((OUT + 50))
 lr_log "$N streams, the storage away for $OUT s of a $PUSH s push"
-LR_SERVE_PORT=$(lr_free_port)
-LR_NGINX_HOOK=http://127.0.0.1:$LR_SERVE_PORT/hook/nginx-rtmp
-LR_NGINX_STAT=1
-lr_nginx_start
-lr_s3_start
-lr_s3_mkbucket rec || lr_fail "cannot create the bucket"
-export AWS_ACCESS_KEY_ID="$LR_S3_ACCESS" AWS_SECRET_ACCESS_KEY="$LR_S3_SECRET"
-lr_callback_start
+lr_service_stack
 cat > "$LR_DIR/serve.xml" <<X
 <?xml version="1.0"?>
 <LiveRecordConfig>
