@@ -149,6 +149,13 @@ static int event_step(Notifier *n, LiveRecState *st, LiveRecEvent *ev, int64_t n
     return 1;
 }
 
+/* Whether an item retried at next_try is due now: also when next_try is further ahead than
+ * RetryInterval, which the clock going back since it was set makes it */
+static int due(const LiveRecConfig *cfg, int64_t next_try, int64_t now)
+{
+    return next_try <= now || next_try > now + cfg->callback_retry_interval;
+}
+
 /*
  * The oldest item of both queues (recording callbacks and events), when it is due: the receiver
  * gets them in the order they were queued, also when some had to be retried.
@@ -178,7 +185,7 @@ static int callback_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     if (ret_ev > 0 && (!ret || ev.queued_usec < cb.queued_usec)) {
         if (ret > 0)
             ff_liverec_file_free(&cb.file);
-        if (ev.next_try > now && ev.next_try <= now + cfg->callback_retry_interval) {
+        if (!due(cfg, ev.next_try, now)) {
             av_freep(&ev.body);
             return 0;
         }
@@ -186,8 +193,7 @@ static int callback_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     }
     if (ret_ev > 0)
         av_freep(&ev.body);
-    /* a retry time further ahead than RetryInterval: the clock went back since, it is due */
-    if (ret > 0 && cb.next_try > now && cb.next_try <= now + cfg->callback_retry_interval) {
+    if (ret > 0 && !due(cfg, cb.next_try, now)) {
         ff_liverec_file_free(&cb.file);
         return 0;
     }

@@ -119,15 +119,13 @@ int ff_liverec_hls_files(const char *playlist, const AVDictionary *options,
     return ret;
 }
 
-/* a plain folder (not a link), by its name in parent */
-static DIR *open_subdir(const char *parent, const char *name, char *path, size_t size)
+/* Whether name in parent is a plain folder (not a link, not hidden); its path into path. */
+static int subdir(const char *parent, const char *name, char *path, size_t size)
 {
     struct stat st;
 
-    if (name[0] == '.' || snprintf(path, size, "%s/%s", parent, name) >= size ||
-        lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-        return NULL;
-    return opendir(path);
+    return name[0] != '.' && snprintf(path, size, "%s/%s", parent, name) < size &&
+           !lstat(path, &st) && S_ISDIR(st.st_mode);
 }
 
 int ff_liverec_spool_has_leftover(const char *dir, enum LiveRecFormat f, const char *stream)
@@ -163,19 +161,16 @@ static int stream_has_leftover(const char *path, const char *stream, int depth)
     if (!d)
         return 0;
     while (!found && (e = readdir(d))) {
-        DIR *t;
         int f;
+        if (!subdir(path, e->d_name, sub, sizeof(sub)))
+            continue;
         for (f = 0; f < LIVEREC_NB_FORMATS; f++)
             if (!strcmp(e->d_name, ff_liverec_format_names[f]))
                 break;
-        if (f < LIVEREC_NB_FORMATS) {
-            if (snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name) < sizeof(sub))
-                found = ff_liverec_spool_has_leftover(sub, f, stream);
-        } else if (!depth && av_strstart(e->d_name, "task-", NULL) &&
-                   (t = open_subdir(path, e->d_name, sub, sizeof(sub)))) {
-            closedir(t);
+        if (f < LIVEREC_NB_FORMATS)
+            found = ff_liverec_spool_has_leftover(sub, f, stream);
+        else if (!depth && av_strstart(e->d_name, "task-", NULL))
             found = stream_has_leftover(sub, stream, 1);
-        }
     }
     closedir(d);
     return found;
@@ -197,18 +192,16 @@ int ff_liverec_spool_leftovers(const char *spool,
         AVBPrint why;
         av_bprint_init(&why, 0, 1);
         if (ff_liverec_check_stream_name(de->d_name, "domain", &why) < 0 ||
-            !(ad = open_subdir(spool, de->d_name, dpath, sizeof(dpath))))
+            !subdir(spool, de->d_name, dpath, sizeof(dpath)) || !(ad = opendir(dpath)))
             continue;
         while (ret >= 0 && (ae = readdir(ad))) {
             if (ff_liverec_check_stream_name(ae->d_name, "app", &why) < 0 ||
-                !(sd = open_subdir(dpath, ae->d_name, apath, sizeof(apath))))
+                !subdir(dpath, ae->d_name, apath, sizeof(apath)) || !(sd = opendir(apath)))
                 continue;
             while (ret >= 0 && (se = readdir(sd))) {
-                DIR *t;
                 if (ff_liverec_check_stream_name(se->d_name, "stream", &why) < 0 ||
-                    !(t = open_subdir(apath, se->d_name, spath, sizeof(spath))))
+                    !subdir(apath, se->d_name, spath, sizeof(spath)))
                     continue;
-                closedir(t);
                 if (stream_has_leftover(spath, se->d_name, 0)) {
                     n++;
                     ret = cb(opaque, de->d_name, ae->d_name, se->d_name);
