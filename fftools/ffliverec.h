@@ -505,6 +505,10 @@ int ff_liverec_spool_leftovers(const char *spool,
                                          const char *stream),
                                void *opaque);
 
+/** Whether SPOOL/domain/app/stream holds what ff_liverec_spool_leftovers() looks for. */
+int ff_liverec_spool_stream_has_leftover(const char *spool, const char *domain,
+                                         const char *app, const char *stream);
+
 /** Whether the format folder dir (of stream) holds work a muxer takes up when opened there. */
 int ff_liverec_spool_has_leftover(const char *dir, enum LiveRecFormat f, const char *stream);
 

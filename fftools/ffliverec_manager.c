@@ -349,8 +349,15 @@ static void prune_streams(LiveRecManager *m, LiveRecState *state)
 {
     for (int i = 0; i < m->nb_streams; i++) {
         Stream *st = m->streams[i];
+        int recorded = st->session && !st->session->so.leftovers;
         if (reap(st, 0))
             start_session(m, state, st, "the push came back as its session ended");
+        /* a session that ended without taking up what an earlier process left (its push was
+         * gone before it could be read) hands it back to a finishing session */
+        else if (recorded && !st->session && !(m->opts.stop && *m->opts.stop) &&
+                 ff_liverec_spool_stream_has_leftover(m->opts.spool, st->domain, st->app,
+                                                      st->stream))
+            spawn_session(m, st, 1);
         if (st->live || st->session)
             continue;
         stream_free(&m->streams[i]);

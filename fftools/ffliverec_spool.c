@@ -176,6 +176,15 @@ static int stream_has_leftover(const char *path, const char *stream, int depth)
     return found;
 }
 
+int ff_liverec_spool_stream_has_leftover(const char *spool, const char *domain,
+                                         const char *app, const char *stream)
+{
+    char path[4096];
+
+    return snprintf(path, sizeof(path), "%s/%s/%s/%s", spool, domain, app, stream) <
+           sizeof(path) && stream_has_leftover(path, stream, 0);
+}
+
 int ff_liverec_spool_leftovers(const char *spool,
                                int (*cb)(void *opaque, const char *domain, const char *app,
                                          const char *stream),
