@@ -36,6 +36,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -736,6 +739,17 @@ int ff_liverec_status_metrics(LiveRecManager *m, LiveRecHttpRequest *req, LiveRe
                        event_names[e], result_names[r], counter(&c->callbacks[e][r]));
     requests(&bp, "liverec_hook_requests_total", "Origin hook requests by result.", c->hooks);
     requests(&bp, "liverec_api_requests_total", "Cloud API requests by result.", c->api);
+
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+    {
+        /* what the allocator holds: in use, and free but not yet handed back to the system */
+        struct mallinfo2 mi = mallinfo2();
+        family(&bp, "liverec_heap_bytes", "gauge", "Heap memory of the service (glibc's "
+               "allocator): in use, or free and kept by the allocator.");
+        av_bprintf(&bp, "liverec_heap_bytes{state=\"in_use\"} %zu\n", mi.uordblks + mi.hblkhd);
+        av_bprintf(&bp, "liverec_heap_bytes{state=\"free\"} %zu\n", mi.fordblks);
+    }
+#endif
 
     /* the queues are in the catalog: left out when it cannot be opened (that logs why) */
     if (ff_liverec_state_connect(&st, o->state_dir) >= 0) {

@@ -118,6 +118,9 @@ expect metrics-live.txt 'liverec_hook_requests_total{result="ok"}' 1
 expect metrics-live.txt 'liverec_sessions{phase="recording"}' 1
 expect metrics-live.txt 'liverec_streams{state="live"}' 1
 expect metrics-live.txt 'liverec_files_total{format="mp4"}' 0
+# the heap gauges (glibc): something in use while a session records
+awk '$1 == "liverec_heap_bytes{state=\"in_use\"}" && $2 > 100000 { ok = 1 } END { exit !ok }' \
+    "$LR_DIR/metrics-live.txt" || lr_fail "metrics-live.txt: no liverec_heap_bytes in use"
 lr_log "metrics while recording: promtool accepts them, 2 recordings started, 1 hook ok"
 
 "$ffl" -hide_banner -status -listen "127.0.0.1:$LR_SERVE_PORT" > "$LR_DIR/status-live.txt" 2>&1 ||
