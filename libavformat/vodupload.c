@@ -33,7 +33,8 @@
  * Reading uses ranged GETs, so small objects (playlists, state files) can be read back and
  * seeked. url_check is a HEAD, url_delete a DELETE, url_move a server-side copy plus a DELETE.
  *
- * libcurl does HTTP and the AWS SigV4 signature, libxml2 parses S3's XML replies.
+ * The requests themselves (libcurl, SigV4, retries, S3's error replies) are made by s3.c; this
+ * file knows what they are for. libxml2 parses S3's XML replies.
  */
 
 #include "config.h"
@@ -60,14 +61,13 @@
 #include "avformat.h"
 #include "internal.h"
 #include "os_support.h"
+#include "s3.h"
 #include "url.h"
 
 #define MIN_PART_SIZE      (5LL << 20)
 #define MAX_PART_SIZE      (INT_MAX & ~((1 << 20) - 1))  /* av_malloc's limit, whole MiB */
 #define MAX_PARTS          10000
-#define MAX_XML_REPLY      (1 << 20)
 #define READ_CHUNK         (1 << 20)
-#define MAX_RETRY_DELAY    60000000LL
 #define JOURNAL_MAGIC      "vodupload-journal 1"
 
 typedef struct Part {
@@ -96,8 +96,7 @@ typedef struct VodUploadContext {
     char *key;                ///< the key as written in the URL (not percent-decoded), may be empty
     char *name;               ///< "bucket/key" for messages
     CURL *curl;               ///< used by the caller's thread
-    char sigv4[128];
-    AVIOInterruptCB icb;      ///< the caller's interrupt callback (also checked by the worker)
+    S3Client s3;              ///< how requests are made (the worker's too)
     int journal_off;          ///< the journal could not be written: go on without it
 
     /* writing */
@@ -130,430 +129,6 @@ typedef struct VodUploadContext {
     int rbuf_len;
     char read_etag[80];       ///< ETag at open: every ranged GET must see the same object
 } VodUploadContext;
-
-/* One HTTP request and what came back. */
-typedef struct S3Request {
-    const char *method;
-    const char *bucket;
-    const char *key;           ///< NULL or "" for the bucket
-    const char *query;         ///< already encoded, without '?'
-    const uint8_t *body;
-    size_t body_size;
-    size_t body_pos;
-    const char *content_type;
-    const char *content_md5;
-    const char *copy_source;   ///< already encoded
-    const char *if_match;      ///< ETag the object must have (ranged reads)
-    int error_in_200;          ///< S3 may answer 200 with an <Error> body (Complete, Copy)
-    int64_t range_start;       ///< -1: no Range
-    int64_t range_end;
-    size_t reply_max;
-    AVBPrint reply;
-    long status;
-    char etag[80];
-    int64_t length;            ///< Content-Length of a HEAD, -1 if unknown
-    char code[64];             ///< S3 error code of the last failed attempt, "" if none
-    int too_big;
-} S3Request;
-
-static AVOnce curl_init_once = AV_ONCE_INIT;
-static CURLcode curl_init_ret = CURLE_FAILED_INIT;
-
-static void curl_global(void)
-{
-    xmlInitParser();
-    curl_init_ret = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* Percent-encode everything but the unreserved characters (and '/' when keep_slash), as SigV4
- * requires for the canonical URI and query. */
-static void uri_encode(AVBPrint *bp, const char *s, int keep_slash)
-{
-    for (; *s; s++) {
-        unsigned char ch = *s;
-        if (av_isdigit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_' || ch == '.' || ch == '~' ||
-            (keep_slash && ch == '/'))
-            av_bprint_chars(bp, ch, 1);
-        else
-            av_bprintf(bp, "%%%02X", ch);
-    }
-}
-
-static const char *guess_content_type(const char *key)
-{
-    static const struct { const char *ext, *type; } types[] = {
-        { ".m3u8",    "application/vnd.apple.mpegurl" },
-        { ".ts",      "video/mp2t" },
-        { ".mp4",     "video/mp4" },
-        { ".m4s",     "video/iso.segment" },
-        { ".flv",     "video/x-flv" },
-        { ".aac",     "audio/aac" },
-        { ".m4a",     "audio/mp4" },
-        { ".json",    "application/json" },
-        { ".xml",     "application/xml" },
-        { ".txt",     "text/plain" },
-        { ".liverec", "text/plain" },
-    };
-    const char *dot = strrchr(key, '.');
-    if (dot && !strchr(dot, '/'))
-        for (int i = 0; i < FF_ARRAY_ELEMS(types); i++)
-            if (!av_strcasecmp(dot, types[i].ext))
-                return types[i].type;
-    return "application/octet-stream";
-}
-
-static size_t reply_cb(char *data, size_t size, size_t n, void *opaque)
-{
-    S3Request *r = opaque;
-    size_t len = size * n;
-    if (r->reply.len + len > r->reply_max) {
-        r->too_big = 1;
-        return 0;
-    }
-    av_bprint_append_data(&r->reply, data, len);
-    return av_bprint_is_complete(&r->reply) ? len : 0;
-}
-
-static size_t body_cb(char *buf, size_t size, size_t n, void *opaque)
-{
-    S3Request *r = opaque;
-    size_t len = FFMIN(size * n, r->body_size - r->body_pos);
-    memcpy(buf, r->body + r->body_pos, len);
-    r->body_pos += len;
-    return len;
-}
-
-/* curl rewinds the body when it resends a request on a new connection */
-static int seek_cb(void *opaque, curl_off_t offset, int origin)
-{
-    S3Request *r = opaque;
-    if (origin != SEEK_SET || offset < 0 || offset > r->body_size)
-        return CURL_SEEKFUNC_FAIL;
-    r->body_pos = offset;
-    return CURL_SEEKFUNC_OK;
-}
-
-static int progress_cb(void *opaque, curl_off_t dltotal, curl_off_t dlnow,
-                       curl_off_t ultotal, curl_off_t ulnow)
-{
-    VodUploadContext *c = opaque;
-    return ff_check_interrupt(&c->icb);
-}
-
-static size_t header_cb(char *data, size_t size, size_t n, void *opaque)
-{
-    S3Request *r = opaque;
-    size_t len = size * n;
-    if (len > 5 && !av_strncasecmp(data, "ETag:", 5)) {
-        const char *v = data + 5;
-        size_t l = len - 5;
-        while (l && (*v == ' ' || *v == '\t'))
-            v++, l--;
-        while (l && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
-            l--;
-        if (l < sizeof(r->etag)) {
-            memcpy(r->etag, v, l);
-            r->etag[l] = 0;
-        }
-    }
-    return len;
-}
-
-/* Find the first element called name below node (depth first), by local name. */
-static xmlNodePtr xml_find(xmlNodePtr node, const char *name)
-{
-    for (; node; node = node->next) {
-        xmlNodePtr found;
-        if (node->type == XML_ELEMENT_NODE && !strcmp((const char *)node->name, name))
-            return node;
-        if ((found = xml_find(node->children, name)))
-            return found;
-    }
-    return NULL;
-}
-
-/* The text of a child element, copied into buf; "" if absent. */
-static void xml_child_text(xmlNodePtr parent, const char *name, char *buf, int size)
-{
-    xmlNodePtr n = parent ? xml_find(parent->children, name) : NULL;
-    xmlChar *text = n ? xmlNodeGetContent(n) : NULL;
-    av_strlcpy(buf, text ? (const char *)text : "", size);
-    xmlFree(text);
-}
-
-static xmlDocPtr xml_parse(const AVBPrint *bp)
-{
-    xmlDocPtr doc;
-    if (!bp->len || !av_bprint_is_complete(bp))
-        return NULL;
-    doc = xmlReadMemory(bp->str, bp->len, NULL, NULL,
-                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    /* S3 never sends a DTD; internal entities could expand a small reply into gigabytes */
-    if (doc && (doc->intSubset || doc->extSubset)) {
-        xmlFreeDoc(doc);
-        return NULL;
-    }
-    return doc;
-}
-
-static int http_averror(long status)
-{
-    switch (status) {
-    case 400: return AVERROR_HTTP_BAD_REQUEST;
-    case 401: return AVERROR_HTTP_UNAUTHORIZED;
-    case 403: return AVERROR_HTTP_FORBIDDEN;
-    case 404: return AVERROR_HTTP_NOT_FOUND;
-    case 429: return AVERROR_HTTP_TOO_MANY_REQUESTS;
-    }
-    if (status >= 400 && status < 500)
-        return AVERROR_HTTP_OTHER_4XX;
-    return status >= 500 ? AVERROR_HTTP_SERVER_ERROR : AVERROR(EIO);
-}
-
-/*
- * The S3 error code and message of a failed reply into r->code and msg ("" if none). A 2xx
- * counts as failed only for requests that S3 may answer with 200 and an <Error> body.
- */
-static void code_and_message(S3Request *r, char *msg, int msg_size)
-{
-    xmlDocPtr doc;
-    xmlNodePtr root;
-
-    r->code[0] = msg[0] = 0;
-    if (r->status >= 200 && r->status < 300 && !r->error_in_200)
-        return;
-    doc  = xml_parse(&r->reply);
-    root = doc ? xmlDocGetRootElement(doc) : NULL;
-    if (root && !strcmp((const char *)root->name, "Error")) {
-        xml_child_text(root, "Code", r->code, sizeof(r->code));
-        xml_child_text(root, "Message", msg, msg_size);
-        if (!r->code[0])
-            av_strlcpy(r->code, "Error", sizeof(r->code));
-    }
-    xmlFreeDoc(doc);
-}
-
-static void request_init(S3Request *r, const char *method, const char *bucket, const char *key)
-{
-    memset(r, 0, sizeof(*r));
-    r->method      = method;
-    r->bucket      = bucket;
-    r->key         = key;
-    r->range_start = -1;
-    r->length      = -1;
-    r->reply_max   = MAX_XML_REPLY;
-    av_bprint_init(&r->reply, 0, AV_BPRINT_SIZE_UNLIMITED);
-}
-
-static void request_reset(S3Request *r)
-{
-    av_bprint_finalize(&r->reply, NULL);
-    av_bprint_init(&r->reply, 0, AV_BPRINT_SIZE_UNLIMITED);
-    r->body_pos = 0;
-    r->status   = 0;
-    r->etag[0]  = 0;
-    r->length   = -1;
-    r->too_big  = 0;
-    r->code[0]  = 0;
-}
-
-/* One attempt. Returns the CURLcode; r->status holds the HTTP status. */
-static CURLcode perform(VodUploadContext *c, CURL *curl, S3Request *r)
-{
-    struct curl_slist *hdr = NULL, *tmp;
-    AVBPrint url, line;
-    CURLcode res = CURLE_OUT_OF_MEMORY;
-    const char *access = c->access_key ? c->access_key : getenv("AWS_ACCESS_KEY_ID");
-    const char *secret = c->secret_key ? c->secret_key : getenv("AWS_SECRET_ACCESS_KEY");
-    int64_t timeout_ms = FFMAX(c->timeout / 1000, 1);
-
-    av_bprint_init(&url, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprint_init(&line, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&url, "%s/", c->endpoint);
-    uri_encode(&url, r->bucket, 0);
-    if (r->key && *r->key) {
-        av_bprint_chars(&url, '/', 1);
-        uri_encode(&url, r->key, 1);
-    }
-    if (r->query)
-        av_bprintf(&url, "?%s", r->query);
-
-#define ADD_HEADER(...) do {                                                   \
-        av_bprint_clear(&line);                                                \
-        av_bprintf(&line, __VA_ARGS__);                                        \
-        if (!av_bprint_is_complete(&line) ||                                   \
-            !(tmp = curl_slist_append(hdr, line.str)))                         \
-            goto end;                                                          \
-        hdr = tmp;                                                             \
-    } while (0)
-
-    /* libcurl 7.88 leaves the payload hash to us; the body is checked with Content-MD5 */
-    ADD_HEADER("x-amz-content-sha256: UNSIGNED-PAYLOAD");
-    if (r->content_type)
-        ADD_HEADER("Content-Type: %s", r->content_type);
-    if (r->content_md5)
-        ADD_HEADER("Content-MD5: %s", r->content_md5);
-    if (r->copy_source) {
-        ADD_HEADER("x-amz-copy-source: %s", r->copy_source);
-        ADD_HEADER("x-amz-metadata-directive: REPLACE");
-    }
-    if (r->range_start >= 0)
-        ADD_HEADER("Range: bytes=%"PRId64"-%"PRId64, r->range_start, r->range_end);
-    if (r->if_match && *r->if_match)
-        ADD_HEADER("If-Match: %s", r->if_match);
-    if (!av_bprint_is_complete(&url))
-        goto end;
-
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url.str);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, c->sigv4);
-    curl_easy_setopt(curl, CURLOPT_USERNAME, access ? access : "");
-    curl_easy_setopt(curl, CURLOPT_PASSWORD, secret ? secret : "");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long)FFMAX(timeout_ms / 1000, 1));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, reply_cb);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c);
-    if (!strcmp(r->method, "HEAD")) {
-        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    } else if (r->body || !strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) {
-        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(curl, CURLOPT_READFUNCTION, body_cb);
-        curl_easy_setopt(curl, CURLOPT_READDATA, r);
-        curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_cb);
-        curl_easy_setopt(curl, CURLOPT_SEEKDATA, r);
-        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_size);
-        if (strcmp(r->method, "PUT"))
-            curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
-    } else if (strcmp(r->method, "GET")) {
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
-    }
-
-    res = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
-    if (res == CURLE_OK && !strcmp(r->method, "HEAD")) {
-        curl_off_t len = -1;
-        curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
-        r->length = len;
-    }
-    /* drop the secret from the handle as soon as it is used */
-    curl_easy_setopt(curl, CURLOPT_PASSWORD, "");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
-end:
-#undef ADD_HEADER
-    curl_slist_free_all(hdr);
-    av_bprint_finalize(&url, NULL);
-    av_bprint_finalize(&line, NULL);
-    return res;
-}
-
-static int retryable_curl(CURLcode res)
-{
-    switch (res) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SEND_FAIL_REWIND:
-        return 1;
-    }
-    return 0;
-}
-
-/* Sleep for delay microseconds; 1 if interrupted. */
-static int backoff_sleep(VodUploadContext *c, int64_t delay)
-{
-    int64_t until = av_gettime_relative() + delay;
-    for (;;) {
-        int64_t left = until - av_gettime_relative();
-        if (left <= 0)
-            return 0;
-        if (ff_check_interrupt(&c->icb))
-            return 1;
-        av_usleep(FFMIN(left, 100000));
-    }
-}
-
-/* S3 error codes that are worth a retry whatever the HTTP status */
-static int retryable_code(const char *code)
-{
-    return !strcmp(code, "InternalError") || !strcmp(code, "SlowDown") ||
-           !strcmp(code, "RequestTimeout") || !strcmp(code, "ServiceUnavailable");
-}
-
-/*
- * A request with retries (connection errors, timeouts, 429, 5xx, and the S3 codes of
- * retryable_code()). what names it in messages. ok_404: a 404 is returned as AVERROR(ENOENT)
- * without a message. The S3 error code of the last attempt is left in r->code.
- */
-static int s3_request(VodUploadContext *c, CURL *curl, S3Request *r, const char *what, int ok_404)
-{
-    int64_t delay = c->retry_delay;
-    char msg[256];
-
-    for (int attempt = 0; ; attempt++) {
-        CURLcode res;
-        int retry, ok;
-
-        request_reset(r);
-        res = perform(c, curl, r);
-        if (res == CURLE_OUT_OF_MEMORY)
-            return AVERROR(ENOMEM);
-        if (res == CURLE_ABORTED_BY_CALLBACK && !r->too_big)
-            return AVERROR_EXIT;
-        ok = res == CURLE_OK && r->status >= 200 && r->status < 300;
-        code_and_message(r, msg, sizeof(msg));
-        if (ok && !r->code[0])
-            return 0;
-        if (res == CURLE_OK && r->status == 404 && ok_404)
-            return AVERROR(ENOENT);
-        if (res != CURLE_OK && r->too_big) {
-            av_log(c, AV_LOG_ERROR, "%s %s: the reply is larger than %zu bytes\n",
-                   what, c->name, r->reply_max);
-            return AVERROR_INVALIDDATA;
-        }
-        if (res != CURLE_OK)
-            snprintf(msg, sizeof(msg), "%s", curl_easy_strerror(res));
-        retry = res != CURLE_OK ? retryable_curl(res) :
-                r->status >= 500 || r->status == 429 || retryable_code(r->code);
-
-        if (!retry || attempt >= c->max_retries) {
-            if (res != CURLE_OK)
-                av_log(c, AV_LOG_ERROR, "%s %s failed after %d attempt%s: %s\n", what, c->name,
-                       attempt + 1, attempt ? "s" : "", msg);
-            else
-                av_log(c, AV_LOG_ERROR, "%s %s: HTTP %ld%s%s%s%s%s\n", what, c->name, r->status,
-                       r->code[0] ? " " : "", r->code, msg[0] ? ": " : "", msg,
-                       retry ? " (no more retries)" : "");
-            if (res != CURLE_OK)
-                return res == CURLE_OPERATION_TIMEDOUT ? AVERROR(ETIMEDOUT) : AVERROR(EIO);
-            return ok ? AVERROR(EIO) : http_averror(r->status);
-        }
-        av_log(c, AV_LOG_WARNING, "%s %s: %s%s%s, retry %d of %d in %.1f s\n", what, c->name,
-               res != CURLE_OK ? msg : r->code[0] ? r->code : "server error",
-               res == CURLE_OK && msg[0] && r->code[0] ? ": " : "",
-               res == CURLE_OK && r->code[0] ? msg : "",
-               attempt + 1, c->max_retries, delay / 1e6);
-        if (backoff_sleep(c, delay))
-            return AVERROR_EXIT;
-        delay = FFMIN(delay * 2, MAX_RETRY_DELAY);
-    }
-}
 
 /* Parse vodupload+http[s]://host[:port]/bucket[/key] into c. */
 static int parse_url(VodUploadContext *c, const char *uri)
@@ -626,24 +201,6 @@ static void context_free(VodUploadContext *c)
     av_freep(&c->name);
 }
 
-/* The region: the option, else $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1. */
-static int set_region(VodUploadContext *c)
-{
-    const char *region = c->region;
-    if (!region || !*region)
-        region = getenv("AWS_REGION");
-    if (!region || !*region)
-        region = getenv("AWS_DEFAULT_REGION");
-    if (!region || !*region)
-        region = "us-east-1";
-    if (strlen(region) > 64 || strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region)) {
-        av_log(c, AV_LOG_ERROR, "region '%s' is not a region name (a-z, 0-9, '-')\n", region);
-        return AVERROR(EINVAL);
-    }
-    snprintf(c->sigv4, sizeof(c->sigv4), "aws:amz:%s:s3", region);
-    return 0;
-}
-
 /* Everything a request needs. url_check, url_delete and url_move get a context that was never
  * opened (and is never closed): they call context_free() themselves. */
 static int context_setup(URLContext *h, const char *uri)
@@ -651,14 +208,24 @@ static int context_setup(URLContext *h, const char *uri)
     VodUploadContext *c = h->priv_data;
     int ret;
 
-    if (ff_thread_once(&curl_init_once, curl_global) || curl_init_ret != CURLE_OK) {
-        av_log(h, AV_LOG_ERROR, "libcurl could not be initialized\n");
-        return AVERROR_EXTERNAL;
-    }
+    if ((ret = ff_s3_init(h)) < 0)
+        return ret;
     if (c->curl)
         return 0;
-    c->icb = h->interrupt_callback;
-    if ((ret = set_region(c)) < 0 || (ret = parse_url(c, uri)) < 0)
+    if ((ret = parse_url(c, uri)) < 0)
+        return ret;
+    c->s3 = (S3Client) {
+        .log_ctx     = c,
+        .name        = c->name,
+        .endpoint    = c->endpoint,
+        .access_key  = c->access_key,
+        .secret_key  = c->secret_key,
+        .max_retries = c->max_retries,
+        .retry_delay = c->retry_delay,
+        .timeout     = c->timeout,
+        .icb         = h->interrupt_callback,
+    };
+    if ((ret = ff_s3_set_region(&c->s3, c->region)) < 0)
         return ret;
     if (!(c->curl = curl_easy_init()))
         return AVERROR(ENOMEM);
@@ -807,7 +374,7 @@ static int journal_read(VodUploadContext *c)
  */
 static int parse_list_parts(VodUploadContext *c, const AVBPrint *reply, int *seen, int *next)
 {
-    xmlDocPtr doc = xml_parse(reply);
+    xmlDocPtr doc = ff_s3_xml_parse(reply);
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL, n;
     char buf[128];
 
@@ -822,19 +389,19 @@ static int parse_list_parts(VodUploadContext *c, const AVBPrint *reply, int *see
         int64_t size;
         if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "Part"))
             continue;
-        xml_child_text(n, "PartNumber", buf, sizeof(buf));
+        ff_s3_xml_text(n, "PartNumber", buf, sizeof(buf));
         num = atoi(buf);
-        xml_child_text(n, "Size", buf, sizeof(buf));
+        ff_s3_xml_text(n, "Size", buf, sizeof(buf));
         size = strtoll(buf, NULL, 10);
-        xml_child_text(n, "ETag", etag, sizeof(etag));
+        ff_s3_xml_text(n, "ETag", etag, sizeof(etag));
         if (num >= 1 && num <= c->nb_resume && size == c->resume[num - 1].size &&
             !strcmp(etag, c->resume[num - 1].etag))
             seen[num - 1] = 1;
     }
-    xml_child_text(root, "IsTruncated", buf, sizeof(buf));
+    ff_s3_xml_text(root, "IsTruncated", buf, sizeof(buf));
     *next = 0;
     if (!strcmp(buf, "true")) {
-        xml_child_text(root, "NextPartNumberMarker", buf, sizeof(buf));
+        ff_s3_xml_text(root, "NextPartNumberMarker", buf, sizeof(buf));
         *next = atoi(buf);
     }
     xmlFreeDoc(doc);
@@ -858,10 +425,10 @@ static int resume_check(VodUploadContext *c)
         /* SigV4 with libcurl 7.88: query parameters sorted and encoded by us */
         av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
         av_bprintf(&q, "part-number-marker=%d&uploadId=", marker);
-        uri_encode(&q, c->upload_id, 0);
-        request_init(&r, "GET", c->bucket, c->key);
+        ff_s3_uri_encode(&q, c->upload_id, 0);
+        ff_s3_request_init(&r, "GET", c->bucket, c->key);
         r.query = q.str;
-        ret = av_bprint_is_complete(&q) ? s3_request(c, c->curl, &r, "ListParts", 1) : AVERROR(ENOMEM);
+        ret = av_bprint_is_complete(&q) ? ff_s3_request(&c->s3, c->curl, &r, "ListParts", 1) : AVERROR(ENOMEM);
         av_bprint_finalize(&q, NULL);
         if (ret < 0) {
             av_bprint_finalize(&r.reply, NULL);
@@ -906,8 +473,8 @@ static int head(VodUploadContext *c, const char *key, int64_t *size, char *etag,
     S3Request r;
     int ret;
 
-    request_init(&r, "HEAD", c->bucket, key);
-    ret = s3_request(c, c->curl, &r, *key ? "HeadObject" : "HeadBucket", 1);
+    ff_s3_request_init(&r, "HEAD", c->bucket, key);
+    ret = ff_s3_request(&c->s3, c->curl, &r, *key ? "HeadObject" : "HeadBucket", 1);
     av_bprint_finalize(&r.reply, NULL);
     *size = r.length;
     if (etag)
@@ -920,8 +487,8 @@ static int head(VodUploadContext *c, const char *key, int64_t *size, char *etag,
 /* The UploadId of a CreateMultipartUpload reply into id ("" if none). */
 static void parse_upload_id(const AVBPrint *reply, char *id, int size)
 {
-    xmlDocPtr doc = xml_parse(reply);
-    xml_child_text(doc ? xmlDocGetRootElement(doc) : NULL, "UploadId", id, size);
+    xmlDocPtr doc = ff_s3_xml_parse(reply);
+    ff_s3_xml_text(doc ? xmlDocGetRootElement(doc) : NULL, "UploadId", id, size);
     xmlFreeDoc(doc);
 }
 
@@ -931,10 +498,10 @@ static int initiate(VodUploadContext *c, CURL *curl)
     char id[512] = "";
     int ret;
 
-    request_init(&r, "POST", c->bucket, c->key);
+    ff_s3_request_init(&r, "POST", c->bucket, c->key);
     r.query        = "uploads=";
-    r.content_type = c->content_type ? c->content_type : guess_content_type(c->key);
-    ret = s3_request(c, curl, &r, "CreateMultipartUpload", 0);
+    r.content_type = c->content_type ? c->content_type : ff_s3_content_type(c->key);
+    ret = ff_s3_request(&c->s3, curl, &r, "CreateMultipartUpload", 0);
     if (ret >= 0)
         parse_upload_id(&r.reply, id, sizeof(id));
     av_bprint_finalize(&r.reply, NULL);
@@ -975,13 +542,13 @@ static int upload_part(VodUploadContext *c, CURL *curl, int num, const uint8_t *
     /* SigV4 with libcurl 7.88: query parameters sorted and encoded by us */
     av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprintf(&q, "partNumber=%d&uploadId=", num);
-    uri_encode(&q, c->upload_id, 0);
-    request_init(&r, "PUT", c->bucket, c->key);
+    ff_s3_uri_encode(&q, c->upload_id, 0);
+    ff_s3_request_init(&r, "PUT", c->bucket, c->key);
     r.query       = q.str;
     r.body        = data;
     r.body_size   = p->size;
     r.content_md5 = b64;
-    ret = av_bprint_is_complete(&q) ? s3_request(c, curl, &r, "UploadPart", 0) : AVERROR(ENOMEM);
+    ret = av_bprint_is_complete(&q) ? ff_s3_request(&c->s3, curl, &r, "UploadPart", 0) : AVERROR(ENOMEM);
     av_bprint_finalize(&q, NULL);
     av_bprint_finalize(&r.reply, NULL);
     if (ret < 0)
@@ -1151,8 +718,8 @@ static int complete(VodUploadContext *c)
                    i + 1, c->parts[i].etag);
     av_bprintf(&body, "</CompleteMultipartUpload>");
     av_bprintf(&q, "uploadId=");
-    uri_encode(&q, c->upload_id, 0);
-    request_init(&r, "POST", c->bucket, c->key);
+    ff_s3_uri_encode(&q, c->upload_id, 0);
+    ff_s3_request_init(&r, "POST", c->bucket, c->key);
     r.query        = q.str;
     r.body         = body.str;
     r.body_size    = body.len;
@@ -1162,7 +729,7 @@ static int complete(VodUploadContext *c)
         ret = AVERROR(ENOMEM);
         goto end;
     }
-    ret = s3_request(c, c->curl, &r, "CompleteMultipartUpload", 0);
+    ret = ff_s3_request(&c->s3, c->curl, &r, "CompleteMultipartUpload", 0);
     if (ret == AVERROR_HTTP_NOT_FOUND && !strcmp(r.code, "NoSuchUpload")) {
         /* an earlier attempt may have completed it and lost the reply */
         char want[80], etag[80];
@@ -1176,7 +743,7 @@ static int complete(VodUploadContext *c)
     }
     if (ret < 0)
         goto end;
-    doc  = xml_parse(&r.reply);
+    doc  = ff_s3_xml_parse(&r.reply);
     root = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!root || strcmp((const char *)root->name, "CompleteMultipartUploadResult")) {
         av_log(c, AV_LOG_ERROR, "CompleteMultipartUpload %s: the reply is not a "
@@ -1199,10 +766,10 @@ static int abort_upload(VodUploadContext *c, int replaced)
 
     av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprintf(&q, "uploadId=");
-    uri_encode(&q, c->upload_id, 0);
-    request_init(&r, "DELETE", c->bucket, c->key);
+    ff_s3_uri_encode(&q, c->upload_id, 0);
+    ff_s3_request_init(&r, "DELETE", c->bucket, c->key);
     r.query = q.str;
-    ret = av_bprint_is_complete(&q) ? s3_request(c, c->curl, &r, "AbortMultipartUpload", 1) :
+    ret = av_bprint_is_complete(&q) ? ff_s3_request(&c->s3, c->curl, &r, "AbortMultipartUpload", 1) :
                                       AVERROR(ENOMEM);
     if (ret == AVERROR(ENOENT))
         ret = 0;
@@ -1251,12 +818,12 @@ static int put_object(VodUploadContext *c)
 
     av_md5_final(c->md5, sum);
     av_base64_encode(b64, sizeof(b64), sum, 16);
-    request_init(&r, "PUT", c->bucket, c->key);
+    ff_s3_request_init(&r, "PUT", c->bucket, c->key);
     r.body         = c->fill;
     r.body_size    = c->fill_len;
     r.content_md5  = b64;
-    r.content_type = c->content_type ? c->content_type : guess_content_type(c->key);
-    ret = s3_request(c, c->curl, &r, "PutObject", 0);
+    r.content_type = c->content_type ? c->content_type : ff_s3_content_type(c->key);
+    ret = ff_s3_request(&c->s3, c->curl, &r, "PutObject", 0);
     av_bprint_finalize(&r.reply, NULL);
     if (ret >= 0 && r.etag[0] && !etag_is_md5(r.etag, sum))
         av_log(c, AV_LOG_DEBUG, "%s: ETag %s is not the MD5 of the object\n", c->name, r.etag);
@@ -1392,12 +959,12 @@ static int vodupload_read(URLContext *h, unsigned char *buf, int size)
         int ret;
         int64_t end = FFMIN(c->pos + READ_CHUNK, c->size) - 1;
 
-        request_init(&r, "GET", c->bucket, c->key);
+        ff_s3_request_init(&r, "GET", c->bucket, c->key);
         r.range_start = c->pos;
         r.range_end   = end;
         r.reply_max   = READ_CHUNK;
         r.if_match    = c->read_etag;
-        ret = s3_request(c, c->curl, &r, "GetObject", 0);
+        ret = ff_s3_request(&c->s3, c->curl, &r, "GetObject", 0);
         if (ret >= 0 && (r.reply.len != end - c->pos + 1 || !av_bprint_is_complete(&r.reply))) {
             av_log(h, AV_LOG_ERROR, "GetObject %s: %u bytes instead of %"PRId64" (object changed?)\n",
                    c->name, r.reply.len, end - c->pos + 1);
@@ -1481,8 +1048,8 @@ static int delete_object(URLContext *h)
         av_log(h, AV_LOG_ERROR, "%s: the URL names no object\n", c->name);
         return AVERROR(EINVAL);
     }
-    request_init(&r, "DELETE", c->bucket, c->key);
-    ret = s3_request(c, c->curl, &r, "DeleteObject", 1);
+    ff_s3_request_init(&r, "DELETE", c->bucket, c->key);
+    ret = ff_s3_request(&c->s3, c->curl, &r, "DeleteObject", 1);
     av_bprint_finalize(&r.reply, NULL);
     return ret;
 }
@@ -1516,14 +1083,14 @@ static int move_object(URLContext *h_src, URLContext *h_dst)
         return 0;
     av_bprint_init(&cs, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprint_chars(&cs, '/', 1);
-    uri_encode(&cs, src->bucket, 0);
+    ff_s3_uri_encode(&cs, src->bucket, 0);
     av_bprint_chars(&cs, '/', 1);
-    uri_encode(&cs, src->key, 1);
-    request_init(&r, "PUT", dst->bucket, dst->key);
+    ff_s3_uri_encode(&cs, src->key, 1);
+    ff_s3_request_init(&r, "PUT", dst->bucket, dst->key);
     r.copy_source  = cs.str;
     r.error_in_200 = 1;
-    r.content_type = dst->content_type ? dst->content_type : guess_content_type(dst->key);
-    ret = av_bprint_is_complete(&cs) ? s3_request(dst, dst->curl, &r, "CopyObject", 0) :
+    r.content_type = dst->content_type ? dst->content_type : ff_s3_content_type(dst->key);
+    ret = av_bprint_is_complete(&cs) ? ff_s3_request(&dst->s3, dst->curl, &r, "CopyObject", 0) :
                                        AVERROR(ENOMEM);
     av_bprint_finalize(&r.reply, NULL);
     av_bprint_finalize(&cs, NULL);
@@ -1549,7 +1116,7 @@ static const AVOption vodupload_options[] = {
     { "region",       "region in the SigV4 signature (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)", OFFSET(region), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E|D },
     { "part_size",    "bytes per part of a multipart upload", OFFSET(part_size), AV_OPT_TYPE_INT64, { .i64 = 8LL << 20 }, MIN_PART_SIZE, MAX_PART_SIZE, E },
     { "max_retries",  "retries of a request after a connection error, timeout or 5xx", OFFSET(max_retries), AV_OPT_TYPE_INT, { .i64 = 5 }, 0, 100, E|D },
-    { "retry_delay",  "delay before the first retry, doubled for each next one", OFFSET(retry_delay), AV_OPT_TYPE_DURATION, { .i64 = 1000000 }, 0, MAX_RETRY_DELAY, E|D },
+    { "retry_delay",  "delay before the first retry, doubled for each next one", OFFSET(retry_delay), AV_OPT_TYPE_DURATION, { .i64 = 1000000 }, 0, S3_MAX_RETRY_DELAY, E|D },
     { "timeout",      "connect timeout, and the time without progress after which a request fails", OFFSET(timeout), AV_OPT_TYPE_DURATION, { .i64 = 30000000 }, 1000, INT64_MAX / 1000, E|D },
     { "content_type", "Content-Type of the object (default: from the key's extension)", OFFSET(content_type), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },
     { "journal",      "local file that keeps the upload id and finished parts, to resume after a restart", OFFSET(journal), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E },

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "libavformat/s3.c"
 #include "libavformat/vodupload.c"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -178,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     part = next_part(&p, end, &len);
     if (!(seen = av_calloc(FFMAX(c.nb_resume, 1), sizeof(*seen))))
         abort();
-    request_init(&r, "GET", c.bucket, c.key);
+    ff_s3_request_init(&r, "GET", c.bucket, c.key);
     reply_set(&r, part, len);
     if (parse_list_parts(&c, &r.reply, seen, &next) >= 0) {
         for (int i = 0; i < c.nb_resume; i++)
@@ -191,12 +192,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* 3. an error reply */
     part  = next_part(&p, end, &len);
     flags = len ? part[0] : 0;
-    request_init(&r, "POST", c.bucket, c.key);
+    ff_s3_request_init(&r, "POST", c.bucket, c.key);
     r.status       = statuses[flags & 7];
     r.error_in_200 = flags >> 3 & 1;
     if (len)
         reply_set(&r, part + 1, len - 1);
-    code_and_message(&r, msg, sizeof(msg));
+    ff_s3_reply_error(&r, msg, sizeof(msg));
     if (strnlen(r.code, sizeof(r.code)) >= sizeof(r.code) || strnlen(msg, sizeof(msg)) >= sizeof(msg) ||
         (r.status < 300 && !r.error_in_200 && r.code[0]))
         abort();
@@ -204,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 4. header lines */
     part = next_part(&p, end, &len);
-    request_init(&r, "PUT", c.bucket, c.key);
+    ff_s3_request_init(&r, "PUT", c.bucket, c.key);
     for (const uint8_t *h = part, *hend = part + len; h < hend; ) {
         const uint8_t *nl = memchr(h, '\n', hend - h);
         size_t n = nl ? nl + 1 - h : hend - h;
@@ -226,7 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 5. the UploadId */
     part = next_part(&p, end, &len);
-    request_init(&r, "POST", c.bucket, c.key);
+    ff_s3_request_init(&r, "POST", c.bucket, c.key);
     reply_set(&r, part, len);
     parse_upload_id(&r.reply, id, sizeof(id));
     if (strnlen(id, sizeof(id)) >= sizeof(id))
