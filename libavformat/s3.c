@@ -383,11 +383,13 @@ static int backoff_sleep(S3Client *cl, int64_t delay)
     }
 }
 
-/* S3 error codes that are worth a retry whatever the HTTP status */
+/* S3 error codes that are worth a retry whatever the HTTP status; BadDigest: the body arrived
+ * other than it was sent (its Content-MD5 says so), so sending it again may pass */
 static int retryable_code(const char *code)
 {
     return !strcmp(code, "InternalError") || !strcmp(code, "SlowDown") ||
-           !strcmp(code, "RequestTimeout") || !strcmp(code, "ServiceUnavailable");
+           !strcmp(code, "RequestTimeout") || !strcmp(code, "ServiceUnavailable") ||
+           !strcmp(code, "BadDigest");
 }
 
 /*

@@ -22,9 +22,13 @@
  * @file
  * vodupload protocol: vodupload+http://HOST:PORT/BUCKET/KEY (S3 API, path-style).
  *
- * Writing cuts the data into parts. A full part is handed to a worker thread that uploads it
- * (multipart upload) while the next part fills, so at most one part is in flight and one is
- * filling. close() completes the upload; an object smaller than one part is one PUT. Every
+ * Writing cuts the data into parts. A full part is handed to one of parts_in_flight worker
+ * threads (each with its own connection) that uploads it (multipart upload) while the next part
+ * fills: at most parts_in_flight parts are in flight and one is filling, so the memory is at
+ * most parts_in_flight + 1 part buffers. Parts grow (doubling every max_part_count / 10 parts,
+ * within max_buffer) so that a long recording fits the server's part count. close() completes
+ * the upload and checks that the object's ETag is the one its parts' MD5s give; an object
+ * smaller than one part is one PUT. Every
  * request is retried with exponential backoff on connection errors, timeouts and 5xx; a 4xx
  * fails at once with S3's code and message. A failed upload is aborted, never reported as done.
  * With a journal, the upload id and the finished parts survive a restart of the writer: parts
@@ -66,7 +70,7 @@
 
 #define MIN_PART_SIZE      (5LL << 20)
 #define MAX_PART_SIZE      (INT_MAX & ~((1 << 20) - 1))  /* av_malloc's limit, whole MiB */
-#define MAX_PARTS          10000
+#define MAX_PARTS          10000   ///< S3's limit; max_part_count may lower it (Swift: 1000)
 #define READ_CHUNK         (1 << 20)
 #define JOURNAL_MAGIC      "vodupload-journal 1"
 
@@ -76,6 +80,15 @@ typedef struct Part {
     char etag[80];            ///< as the server returned it (not always an MD5: SSE-KMS, ...)
 } Part;
 
+typedef struct Worker {
+    struct VodUploadContext *c;
+    pthread_t thread;
+    CURL *curl;
+    uint8_t *buf;             ///< the part it uploads; once done, the next part's fill buffer
+    int64_t cap;              ///< allocated bytes of buf
+    int job;                  ///< part number to upload, 0 when idle
+} Worker;
+
 typedef struct VodUploadContext {
     const AVClass *class;
 
@@ -84,6 +97,10 @@ typedef struct VodUploadContext {
     char *secret_key;
     char *region;
     int64_t part_size;
+    int parts_in_flight;
+    int max_part_count;
+    int64_t max_buffer;
+    int verify_etag;
     int max_retries;
     int64_t retry_delay;
     int64_t timeout;
@@ -101,23 +118,22 @@ typedef struct VodUploadContext {
 
     /* writing */
     uint8_t *fill;            ///< part being filled
+    int64_t fill_cap;         ///< allocated bytes of fill
+    int64_t fill_target;      ///< size of the part being filled (part_bytes())
     int64_t fill_len;
     struct AVMD5 *md5;        ///< MD5 of the part being filled
-    uint8_t *spare;           ///< buffer of the part in flight, reused for the next fill
     int64_t written;
-    int nb_parts;             ///< parts handed to the worker (or skipped as already uploaded)
+    int nb_parts;             ///< parts handed to the workers (or skipped as already uploaded)
     int parts_size;           ///< allocated entries of parts
-    Part *parts;
-    char *upload_id;
+    Part *parts;              ///< with lock held once the workers run (they set the ETags)
+    char *upload_id;          ///< set before the first part is handed off, then read only
     int failed;               ///< AVERROR of the first failure, 0 if none
-    int worker_started;
-    pthread_t worker;
-    pthread_mutex_t lock;
+    Worker *workers;
+    int nb_workers;           ///< threads running
+    pthread_mutex_t lock;     ///< guards parts, the workers' jobs, worker_err, quit, the journal
     pthread_cond_t cond;
-    int job;                  ///< part number the worker must upload, 0 if idle
     int quit;
-    int worker_err;
-    CURL *worker_curl;
+    int worker_err;           ///< the first error of a worker, 0 if none
     Part *resume;             ///< parts the journal lists and the server still has
     int nb_resume;
 
@@ -181,15 +197,15 @@ static int parse_url(VodUploadContext *c, const char *uri)
     return 0;
 }
 
+static void workers_stop(VodUploadContext *c);
+
 static void context_free(VodUploadContext *c)
 {
-    if (c->worker_curl)
-        curl_easy_cleanup(c->worker_curl);
+    workers_stop(c);
     if (c->curl)
         curl_easy_cleanup(c->curl);
-    c->worker_curl = c->curl = NULL;
+    c->curl = NULL;
     av_freep(&c->fill);
-    av_freep(&c->spare);
     av_freep(&c->md5);
     av_freep(&c->parts);
     av_freep(&c->resume);
@@ -518,23 +534,23 @@ static int initiate(VodUploadContext *c, CURL *curl)
     return 0;
 }
 
-/* Upload part num (1-based) from data; skips it when the journal shows it is already there. */
-static int upload_part(VodUploadContext *c, CURL *curl, int num, const uint8_t *data)
+/*
+ * Upload part num (1-based), p, from data: p->etag is set. Skipped when the journal shows it is
+ * already there. Reads only what does not change while parts are in flight (the upload id, the
+ * journal's parts, the client), so that several workers run it at once.
+ */
+static int upload_part(VodUploadContext *c, CURL *curl, int num, Part *p, const uint8_t *data)
 {
-    Part *p = &c->parts[num - 1];
     S3Request r;
     AVBPrint q;
     char b64[32];
     int64_t t0 = av_gettime_relative();
     int ret;
 
-    if (!c->upload_id && (ret = initiate(c, curl)) < 0)
-        return ret;
     if (num <= c->nb_resume && c->resume[num - 1].size == p->size &&
         !memcmp(c->resume[num - 1].md5, p->md5, 16)) {
         av_strlcpy(p->etag, c->resume[num - 1].etag, sizeof(p->etag));
         av_log(c, AV_LOG_VERBOSE, "part %d of %s is already uploaded\n", num, c->name);
-        journal_write(c);
         return 0;
     }
 
@@ -563,123 +579,205 @@ static int upload_part(VodUploadContext *c, CURL *curl, int num, const uint8_t *
     av_strlcpy(p->etag, r.etag, sizeof(p->etag));
     av_log(c, AV_LOG_VERBOSE, "part %d of %s: %"PRId64" bytes in %.3f s\n", num, c->name, p->size,
            (av_gettime_relative() - t0) / 1e6);
-    journal_write(c);
     return 0;
 }
 
 static void *worker_main(void *arg)
 {
-    VodUploadContext *c = arg;
+    Worker *w = arg;
+    VodUploadContext *c = w->c;
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        int num, ret;
-        while (!c->job && !c->quit)
+        Part p;
+        int num, ret = 0;
+        while (!w->job && !c->quit)
             pthread_cond_wait(&c->cond, &c->lock);
-        if (!c->job)
+        if (!w->job)
             break;
-        num = c->job;
-        pthread_mutex_unlock(&c->lock);
-        /* while job != 0 the caller's thread does not touch spare, parts, upload_id or the
-         * journal: the worker owns them */
-        ret = upload_part(c, c->worker_curl, num, c->spare);
-        pthread_mutex_lock(&c->lock);
-        c->worker_err = ret;
-        c->job = 0;
+        num = w->job;
+        p   = c->parts[num - 1];
+        /* after a failure the upload is given up: what is queued is not sent */
+        if (!c->worker_err) {
+            pthread_mutex_unlock(&c->lock);
+            ret = upload_part(c, w->curl, num, &p, w->buf);
+            pthread_mutex_lock(&c->lock);
+        }
+        if (ret < 0 && !c->worker_err)
+            c->worker_err = ret;
+        if (ret >= 0 && p.etag[0]) {
+            av_strlcpy(c->parts[num - 1].etag, p.etag, sizeof(p.etag));
+            journal_write(c);
+        }
+        w->job = 0;
         pthread_cond_broadcast(&c->cond);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
 }
 
-/* Wait until the worker is idle; returns its last error. */
+/* Wait until no part is in flight; returns the first error of a worker. */
 static int worker_wait(VodUploadContext *c)
 {
-    int ret;
-    if (!c->worker_started)
+    int ret, busy;
+    if (!c->nb_workers)
         return 0;
     pthread_mutex_lock(&c->lock);
-    while (c->job)
-        pthread_cond_wait(&c->cond, &c->lock);
+    do {
+        busy = 0;
+        for (int i = 0; i < c->nb_workers; i++)
+            busy |= !!c->workers[i].job;
+        if (busy)
+            pthread_cond_wait(&c->cond, &c->lock);
+    } while (busy);
     ret = c->worker_err;
     pthread_mutex_unlock(&c->lock);
     return ret;
 }
 
-static int worker_start(VodUploadContext *c)
+/* Wait for the parts in flight, then end the workers and free what they hold. */
+static void workers_stop(VodUploadContext *c)
+{
+    if (c->nb_workers) {
+        worker_wait(c);
+        pthread_mutex_lock(&c->lock);
+        c->quit = 1;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        for (int i = 0; i < c->nb_workers; i++)
+            pthread_join(c->workers[i].thread, NULL);
+        pthread_cond_destroy(&c->cond);
+        pthread_mutex_destroy(&c->lock);
+        c->nb_workers = 0;
+    }
+    for (int i = 0; c->workers && i < c->parts_in_flight; i++) {
+        if (c->workers[i].curl)
+            curl_easy_cleanup(c->workers[i].curl);
+        av_freep(&c->workers[i].buf);
+    }
+    av_freep(&c->workers);
+}
+
+static int workers_start(VodUploadContext *c)
 {
     int ret;
-    if (c->worker_started)
-        return 0;
-    if (!c->worker_curl && !(c->worker_curl = curl_easy_init()))
+
+    if (c->workers)     /* started, or failed to */
+        return c->nb_workers ? 0 : AVERROR(ENOMEM);
+    if (!(c->workers = av_calloc(c->parts_in_flight, sizeof(*c->workers))))
         return AVERROR(ENOMEM);
+    for (int i = 0; i < c->parts_in_flight; i++)
+        if (!(c->workers[i].curl = curl_easy_init()))
+            return AVERROR(ENOMEM);
     if ((ret = pthread_mutex_init(&c->lock, NULL)))
         return AVERROR(ret);
     if ((ret = pthread_cond_init(&c->cond, NULL))) {
         pthread_mutex_destroy(&c->lock);
         return AVERROR(ret);
     }
-    if ((ret = pthread_create(&c->worker, NULL, worker_main, c))) {
-        pthread_cond_destroy(&c->cond);
-        pthread_mutex_destroy(&c->lock);
-        return AVERROR(ret);
+    c->quit = 0;
+    for (int i = 0; i < c->parts_in_flight; i++) {
+        c->workers[i].c = c;
+        if ((ret = pthread_create(&c->workers[i].thread, NULL, worker_main, &c->workers[i]))) {
+            av_log(c, AV_LOG_ERROR, "cannot start an upload thread: %s\n", av_err2str(AVERROR(ret)));
+            if (!c->nb_workers) {
+                pthread_cond_destroy(&c->cond);
+                pthread_mutex_destroy(&c->lock);
+                return AVERROR(ret);
+            }
+            break;      /* fewer parts in flight */
+        }
+        c->nb_workers++;
     }
-    c->worker_started = 1;
     return 0;
 }
 
-static void worker_stop(VodUploadContext *c)
+/* The largest part the memory allows: max_buffer over the parts_in_flight + 1 buffers. */
+static int64_t part_cap(const VodUploadContext *c)
 {
-    if (!c->worker_started)
-        return;
-    pthread_mutex_lock(&c->lock);
-    while (c->job)
-        pthread_cond_wait(&c->cond, &c->lock);
-    c->quit = 1;
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-    pthread_join(c->worker, NULL);
-    pthread_cond_destroy(&c->cond);
-    pthread_mutex_destroy(&c->lock);
-    c->worker_started = 0;
+    return FFMIN(MAX_PART_SIZE, c->max_buffer / (c->parts_in_flight + 1));
 }
 
-/* Hand the full fill buffer to the worker as the next part. */
+/*
+ * The size of part num: part_size, doubled every max_part_count / 10 parts (S3's 10,000 parts of
+ * 8 MiB hold 78 GiB, Swift's 1,000 only 7.8: with the doubling 1,000 parts of 8 MiB at the start
+ * hold far more than a day of recording), up to part_cap().
+ */
+static int64_t part_bytes(const VodUploadContext *c, int num)
+{
+    int64_t size = c->part_size, cap = part_cap(c);
+    for (int k = (num - 1) / FFMAX(c->max_part_count / 10, 1); k > 0 && size < cap; k--)
+        size *= 2;
+    return FFMIN(size, cap);
+}
+
+/* Hand the fill buffer to an idle worker as the next part (waiting for one), and make the next
+ * fill buffer. */
 static int hand_off(URLContext *h, VodUploadContext *c)
 {
-    uint8_t *tmp;
-    int ret;
+    Part part = { .size = c->fill_len };
+    int num = c->nb_parts + 1, ret;
+    Worker *w = NULL;
+    uint8_t *buf;
+    int64_t cap;
 
-    if (c->nb_parts >= MAX_PARTS) {
-        av_log(h, AV_LOG_ERROR, "%s would need more than %d parts: raise part_size\n",
-               c->name, MAX_PARTS);
+    if (num > c->max_part_count) {
+        av_log(h, AV_LOG_ERROR, "%s would need more than %d parts (max_part_count) of up to "
+               "%"PRId64" bytes (max_buffer / (parts_in_flight + 1)): it is not stored; raise "
+               "max_buffer or max_part_count (if the server allows more)\n", c->name,
+               c->max_part_count, part_cap(c));
         return AVERROR(EFBIG);
     }
-    if ((ret = worker_start(c)) < 0 || (ret = worker_wait(c)) < 0)
+    if (!c->upload_id && (ret = initiate(c, c->curl)) < 0)
         return ret;
-    if (!c->spare && !(c->spare = av_malloc(c->part_size)))
-        return AVERROR(ENOMEM);
-    if (c->nb_parts == c->parts_size) {
+    if ((ret = workers_start(c)) < 0)
+        return ret;
+    av_md5_final(c->md5, part.md5);
+    av_md5_init(c->md5);
+
+    pthread_mutex_lock(&c->lock);
+    while (!(ret = c->worker_err)) {
+        for (int i = 0; i < c->nb_workers && !w; i++)
+            if (!c->workers[i].job)
+                w = &c->workers[i];
+        if (w)
+            break;
+        pthread_cond_wait(&c->cond, &c->lock);
+    }
+    if (!ret && c->nb_parts == c->parts_size) {
         int n = FFMIN(FFMAX(2 * c->parts_size, 16), MAX_PARTS);
         Part *parts = av_realloc_array(c->parts, n, sizeof(*parts));
-        if (!parts)
-            return AVERROR(ENOMEM);
-        c->parts      = parts;
-        c->parts_size = n;
+        if (parts) {
+            c->parts      = parts;
+            c->parts_size = n;
+        } else {
+            ret = AVERROR(ENOMEM);
+        }
     }
-    tmp      = c->spare;
-    c->spare = c->fill;
-    c->fill  = tmp;
-    c->parts[c->nb_parts].size    = c->fill_len;
-    c->parts[c->nb_parts].etag[0] = 0;
-    av_md5_final(c->md5, c->parts[c->nb_parts].md5);
-    av_md5_init(c->md5);
-    c->nb_parts++;
-    c->fill_len = 0;
-    pthread_mutex_lock(&c->lock);
-    c->job = c->nb_parts;
-    pthread_cond_broadcast(&c->cond);
+    if (!ret) {
+        c->parts[c->nb_parts++] = part;
+        buf      = w->buf;
+        cap      = w->cap;
+        w->buf   = c->fill;
+        w->cap   = c->fill_cap;
+        w->job   = num;
+        c->fill     = buf;
+        c->fill_cap = cap;
+        pthread_cond_broadcast(&c->cond);
+    }
     pthread_mutex_unlock(&c->lock);
+    if (ret < 0)
+        return ret;
+
+    c->fill_len    = 0;
+    c->fill_target = part_bytes(c, num + 1);
+    if (c->fill_cap < c->fill_target) {
+        av_freep(&c->fill);
+        c->fill_cap = 0;
+        if (!(c->fill = av_malloc(c->fill_target)))
+            return AVERROR(ENOMEM);
+        c->fill_cap = c->fill_target;
+    }
     return 0;
 }
 
@@ -700,6 +798,29 @@ static void multipart_etag(VodUploadContext *c, char *etag, int size)
     av_free(md5);
     md5_hex(sum, hex);
     snprintf(etag, size, "\"%s-%d\"", hex, c->nb_parts);
+}
+
+/*
+ * The object's ETag against the one its parts' MD5s give: the bytes the server put together are
+ * the bytes that were written. With verify_etag 0 (servers whose ETags are no MD5s: SSE-KMS,
+ * SSE-C), only logged.
+ */
+static int check_etag(VodUploadContext *c, const char *got)
+{
+    char want[80];
+
+    multipart_etag(c, want, sizeof(want));
+    /* with its quotes or without */
+    if (!av_strcasecmp(got, want) ||
+        (strlen(got) == strlen(want) - 2 && !av_strncasecmp(got, want + 1, strlen(got)))) {
+        av_log(c, AV_LOG_DEBUG, "%s: ETag %s is the parts' one\n", c->name, got);
+        return 0;
+    }
+    av_log(c, c->verify_etag ? AV_LOG_ERROR : AV_LOG_WARNING, "%s: the stored object's ETag is "
+           "%s, the parts written give %s%s\n", c->name, *got ? got : "(none)", want,
+           c->verify_etag ? ": it is not what was written (verify_etag 0 if this server's "
+           "ETags are no MD5s)" : "");
+    return c->verify_etag ? AVERROR_INVALIDDATA : 0;
 }
 
 static int complete(VodUploadContext *c)
@@ -749,6 +870,10 @@ static int complete(VodUploadContext *c)
         av_log(c, AV_LOG_ERROR, "CompleteMultipartUpload %s: the reply is not a "
                "CompleteMultipartUploadResult\n", c->name);
         ret = AVERROR_INVALIDDATA;
+    } else {
+        char got[128];
+        ff_s3_xml_text(root, "ETag", got, sizeof(got));
+        ret = check_etag(c, got);
     }
     xmlFreeDoc(doc);
 end:
@@ -865,9 +990,16 @@ static int vodupload_open(URLContext *h, const char *uri, int flags, AVDictionar
     }
 
     h->is_streamed = 1;
-    ret = AVERROR(ENOMEM);
-    if (!(c->fill = av_malloc(c->part_size)) || !(c->md5 = av_md5_alloc()))
+    if (c->max_buffer / (c->parts_in_flight + 1) < c->part_size) {
+        av_log(h, AV_LOG_ERROR, "max_buffer (%"PRId64") is less than part_size (%"PRId64") times "
+               "parts_in_flight + 1 (%d)\n", c->max_buffer, c->part_size, c->parts_in_flight + 1);
         goto fail;
+    }
+    ret = AVERROR(ENOMEM);
+    c->fill_target = part_bytes(c, 1);
+    if (!(c->fill = av_malloc(c->fill_target)) || !(c->md5 = av_md5_alloc()))
+        goto fail;
+    c->fill_cap = c->fill_target;
     av_md5_init(c->md5);
     if (journal_read(c) && (ret = resume_check(c)) < 0)
         goto fail;
@@ -887,11 +1019,11 @@ static int vodupload_write(URLContext *h, const unsigned char *buf, int size)
         return c->failed;
     while (done < size) {
         int64_t n;
-        if (c->fill_len == c->part_size && (ret = hand_off(h, c)) < 0) {
+        if (c->fill_len == c->fill_target && (ret = hand_off(h, c)) < 0) {
             c->failed = ret;
             return ret;
         }
-        n = FFMIN(size - done, c->part_size - c->fill_len);
+        n = FFMIN(size - done, c->fill_target - c->fill_len);
         memcpy(c->fill + c->fill_len, buf + done, n);
         av_md5_update(c->md5, buf + done, n);
         c->fill_len += n;
@@ -909,10 +1041,11 @@ static int vodupload_close(URLContext *h)
     if (h->flags & AVIO_FLAG_WRITE) {
         if (!c->failed && c->nb_parts && (ret = hand_off(h, c)) < 0)
             c->failed = ret;
+        /* the parts in flight end before the upload is completed or aborted */
         ret = worker_wait(c);
         if (!c->failed && ret < 0)
             c->failed = ret;
-        worker_stop(c);
+        workers_stop(c);
 
         if (c->failed) {
             give_up(c, c->failed);
@@ -1114,7 +1247,11 @@ static const AVOption vodupload_options[] = {
     { "access_key",   "S3 access key id (default: $AWS_ACCESS_KEY_ID)", OFFSET(access_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E|D },
     { "secret_key",   "S3 secret access key (default: $AWS_SECRET_ACCESS_KEY)", OFFSET(secret_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E|D },
     { "region",       "region in the SigV4 signature (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)", OFFSET(region), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, E|D },
-    { "part_size",    "bytes per part of a multipart upload", OFFSET(part_size), AV_OPT_TYPE_INT64, { .i64 = 8LL << 20 }, MIN_PART_SIZE, MAX_PART_SIZE, E },
+    { "part_size",    "bytes of the first parts of a multipart upload (later ones grow)", OFFSET(part_size), AV_OPT_TYPE_INT64, { .i64 = 8LL << 20 }, MIN_PART_SIZE, MAX_PART_SIZE, E },
+    { "parts_in_flight", "parts uploaded at once, each on its own connection", OFFSET(parts_in_flight), AV_OPT_TYPE_INT, { .i64 = 2 }, 1, 64, E },
+    { "max_part_count", "parts the server allows in one upload (S3: 10000, Swift: 1000)", OFFSET(max_part_count), AV_OPT_TYPE_INT, { .i64 = 1000 }, 1, MAX_PARTS, E },
+    { "max_buffer",   "most bytes of part buffers, which bounds how large parts grow", OFFSET(max_buffer), AV_OPT_TYPE_INT64, { .i64 = 1LL << 30 }, 3 * MIN_PART_SIZE, INT64_MAX, E },
+    { "verify_etag",  "the completed object's ETag must be the one its parts' MD5s give", OFFSET(verify_etag), AV_OPT_TYPE_BOOL, { .i64 = 1 }, 0, 1, E },
     { "max_retries",  "retries of a request after a connection error, timeout or 5xx", OFFSET(max_retries), AV_OPT_TYPE_INT, { .i64 = 5 }, 0, 100, E|D },
     { "retry_delay",  "delay before the first retry, doubled for each next one", OFFSET(retry_delay), AV_OPT_TYPE_DURATION, { .i64 = 1000000 }, 0, S3_MAX_RETRY_DELAY, E|D },
     { "timeout",      "connect timeout, and the time without progress after which a request fails", OFFSET(timeout), AV_OPT_TYPE_DURATION, { .i64 = 30000000 }, 1000, INT64_MAX / 1000, E|D },
