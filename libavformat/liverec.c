@@ -228,7 +228,92 @@ int ff_liverec_check_name_template(const char *tmpl, const char *time_zone, void
     return ret;
 }
 
-int ff_liverec_unique_url(AVBPrint *bp, const char *dir, const char *name, const char *ext)
+int ff_liverec_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                       const AVDictionary *opts)
+{
+    AVDictionary *tmp = NULL;
+    int ret;
+
+    if (!opts)
+        return s->io_open(s, pb, url, flags, NULL);
+    if ((ret = av_dict_copy(&tmp, opts, 0)) >= 0)
+        ret = s->io_open(s, pb, url, flags, &tmp);
+    av_dict_free(&tmp);
+    return ret;
+}
+
+/* The protocol context of url, not connected, with opts set on it as ffurl_connect() would. */
+static int url_alloc(const AVIOInterruptCB *int_cb, URLContext **h, const char *url, int flags,
+                     const AVDictionary *opts)
+{
+    AVDictionary *tmp = NULL;
+    int ret = ffurl_alloc(h, url, flags, int_cb);
+
+    if (ret < 0 || !opts || !(*h)->prot->priv_data_class)
+        return ret;
+    /* what it does not know is left */
+    if ((ret = av_dict_copy(&tmp, opts, 0)) >= 0)
+        ret = av_opt_set_dict2((*h)->priv_data, &tmp, AV_OPT_SEARCH_CHILDREN);
+    av_dict_free(&tmp);
+    if (ret < 0)
+        ffurl_closep(h);
+    return ret;
+}
+
+int ff_liverec_io_check(AVFormatContext *s, const char *url, int flags, const AVDictionary *opts)
+{
+    URLContext *h;
+    int ret;
+
+    if (!opts)
+        return avio_check(url, flags);
+    if ((ret = url_alloc(&s->interrupt_callback, &h, url, flags, opts)) < 0)
+        return ret;
+    if (h->prot->url_check) {
+        ret = h->prot->url_check(h, flags);
+    } else {
+        AVDictionary *tmp = NULL;
+        if ((ret = av_dict_copy(&tmp, opts, 0)) >= 0 && (ret = ffurl_connect(h, &tmp)) >= 0)
+            ret = flags;
+        av_dict_free(&tmp);
+    }
+    ffurl_closep(&h);
+    return ret;
+}
+
+int ff_liverec_io_move(AVFormatContext *s, const char *src, const char *dst,
+                       const AVDictionary *opts)
+{
+    URLContext *hs = NULL, *hd = NULL;
+    int ret;
+
+    if (!opts)
+        return ff_rename(src, dst, s);
+    if ((ret = url_alloc(&s->interrupt_callback, &hs, src, AVIO_FLAG_READ_WRITE, opts)) >= 0 &&
+        (ret = url_alloc(&s->interrupt_callback, &hd, dst, AVIO_FLAG_WRITE, opts)) >= 0)
+        ret = hs->prot == hd->prot && hs->prot->url_move ? hs->prot->url_move(hs, hd) :
+                                                           AVERROR(ENOSYS);
+    if (ret < 0)
+        av_log(s, AV_LOG_ERROR, "failed to rename file %s to %s: %s\n", src, dst, av_err2str(ret));
+    ffurl_closep(&hs);
+    ffurl_closep(&hd);
+    return ret;
+}
+
+int ff_liverec_io_delete(AVFormatContext *s, const char *url, const AVDictionary *opts)
+{
+    URLContext *h;
+    int ret;
+
+    if ((ret = url_alloc(&s->interrupt_callback, &h, url, AVIO_FLAG_WRITE, opts)) < 0)
+        return ret;
+    ret = h->prot->url_delete ? h->prot->url_delete(h) : AVERROR(ENOSYS);
+    ffurl_closep(&h);
+    return ret;
+}
+
+int ff_liverec_unique_url(AVFormatContext *s, AVBPrint *bp, const char *dir, const char *name,
+                          const char *ext, const AVDictionary *opts)
 {
     int i;
 
@@ -240,7 +325,7 @@ int ff_liverec_unique_url(AVBPrint *bp, const char *dir, const char *name, const
             av_bprintf(bp, "%s%s%s", dir, name, ext);
         if (!av_bprint_is_complete(bp))
             return AVERROR(ENOMEM);
-        if (avio_check(bp->str, 0) < 0)
+        if (ff_liverec_io_check(s, bp->str, 0, opts) < 0)
             return 0;
     }
     return AVERROR(EEXIST);
@@ -257,7 +342,8 @@ void ff_liverec_format_iso8601(AVBPrint *bp, int64_t us)
                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
-int ff_liverec_write_atomic(AVFormatContext *s, const char *url, const AVBPrint *bp)
+int ff_liverec_write_atomic(AVFormatContext *s, const char *url, const AVBPrint *bp,
+                            const AVDictionary *opts)
 {
     AVIOContext *pb = NULL;
     char *tmp = av_asprintf("%s.tmp", url);
@@ -265,7 +351,7 @@ int ff_liverec_write_atomic(AVFormatContext *s, const char *url, const AVBPrint 
 
     if (!tmp)
         return AVERROR(ENOMEM);
-    ret = s->io_open(s, &pb, tmp, AVIO_FLAG_WRITE, NULL);
+    ret = ff_liverec_io_open(s, &pb, tmp, AVIO_FLAG_WRITE, opts);
     if (ret < 0) {
         av_log(s, AV_LOG_ERROR, "Cannot open '%s' for writing: %s\n", tmp, av_err2str(ret));
         goto end;
@@ -280,21 +366,22 @@ int ff_liverec_write_atomic(AVFormatContext *s, const char *url, const AVBPrint 
         av_log(s, AV_LOG_ERROR, "Cannot write '%s': %s\n", tmp, av_err2str(ret));
         goto end;
     }
-    ret = ff_rename(tmp, url, s);
+    ret = ff_liverec_io_move(s, tmp, url, opts);
 end:
     av_free(tmp);
     return ret;
 }
 
-int ff_liverec_read_file(AVFormatContext *s, const char *url, AVBPrint *bp, int max_size)
+int ff_liverec_read_file(AVFormatContext *s, const char *url, AVBPrint *bp, int max_size,
+                         const AVDictionary *opts)
 {
     AVIOContext *pb = NULL;
     unsigned char buf[4096];
     int ret;
 
-    if (avio_check(url, AVIO_FLAG_READ) < 0)
+    if (ff_liverec_io_check(s, url, AVIO_FLAG_READ, opts) < 0)
         return AVERROR(ENOENT);
-    ret = s->io_open(s, &pb, url, AVIO_FLAG_READ, NULL);
+    ret = ff_liverec_io_open(s, &pb, url, AVIO_FLAG_READ, opts);
     if (ret < 0)
         return ret;
     while ((ret = avio_read(pb, buf, sizeof(buf))) > 0) {
@@ -368,16 +455,11 @@ void ff_liverec_unlock(int *fd)
 int avpriv_liverec_delete(const char *url, AVDictionary **options, const AVIOInterruptCB *int_cb)
 {
     URLContext *h;
-    int ret = ffurl_alloc(&h, url, AVIO_FLAG_WRITE, int_cb);
+    int ret = url_alloc(int_cb, &h, url, AVIO_FLAG_WRITE, options ? *options : NULL);
 
     if (ret < 0)
         return ret;
-    /* the protocol's own options (vodupload: region, credentials), as ffurl_connect() sets them */
-    if (options && h->prot->priv_data_class &&
-        (ret = av_opt_set_dict2(h->priv_data, options, AV_OPT_SEARCH_CHILDREN)) < 0)
-        goto end;
     ret = h->prot->url_delete ? h->prot->url_delete(h) : AVERROR(ENOSYS);
-end:
     ffurl_closep(&h);
     return ret;
 }

@@ -70,9 +70,24 @@ int ff_liverec_check_name_template(const char *tmpl, const char *time_zone, void
 
 /**
  * Find a name DIR + NAME + EXT that does not exist yet: NAME, then NAME_1, NAME_2, ...
- * The result (with DIR) is written to bp.
+ * The result (with DIR) is written to bp. opts: the protocol's options (NULL: none).
  */
-int ff_liverec_unique_url(AVBPrint *bp, const char *dir, const char *name, const char *ext);
+int ff_liverec_unique_url(AVFormatContext *s, AVBPrint *bp, const char *dir, const char *name,
+                          const char *ext, const AVDictionary *opts);
+
+/*
+ * Files of a muxer with the options of their protocol (opts, NULL: none; e.g. the region and
+ * credentials of a vodupload bucket), for every file it opens, checks or renames: opening
+ * through s->io_open with a copy of opts, checking as avio_check() does, renaming as
+ * avpriv_io_move() does (a server-side move where the protocol has one), deleting as
+ * ffurl_delete() does.
+ */
+int ff_liverec_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                       const AVDictionary *opts);
+int ff_liverec_io_check(AVFormatContext *s, const char *url, int flags, const AVDictionary *opts);
+int ff_liverec_io_move(AVFormatContext *s, const char *src, const char *dst,
+                       const AVDictionary *opts);
+int ff_liverec_io_delete(AVFormatContext *s, const char *url, const AVDictionary *opts);
 
 /**
  * Format wall-clock microseconds as an ISO 8601 UTC date with milliseconds,
@@ -83,14 +98,16 @@ void ff_liverec_format_iso8601(AVBPrint *bp, int64_t us);
 /**
  * Write the contents of bp to url atomically: to url.tmp first, then rename.
  */
-int ff_liverec_write_atomic(AVFormatContext *s, const char *url, const AVBPrint *bp);
+int ff_liverec_write_atomic(AVFormatContext *s, const char *url, const AVBPrint *bp,
+                            const AVDictionary *opts);
 
 /**
  * Read a whole small file (at most max_size bytes) into bp.
  * @return 0, AVERROR(ENOENT) when it does not exist, AVERROR_INVALIDDATA when it is larger
  *         than max_size, or another error
  */
-int ff_liverec_read_file(AVFormatContext *s, const char *url, AVBPrint *bp, int max_size);
+int ff_liverec_read_file(AVFormatContext *s, const char *url, AVBPrint *bp, int max_size,
+                         const AVDictionary *opts);
 
 /**
  * @return 1 when url names a local file (no protocol or file:), setting *path to its path

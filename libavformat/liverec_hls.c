@@ -90,6 +90,7 @@ typedef struct LiveRecHLSContext {
     int64_t max_ts_jump;
     char   *vod_file_name;
     char   *stream_id;
+    AVDictionary *protocol_opts;
     char   *time_zone;
     int     final;
     char   *wallclock;
@@ -242,7 +243,7 @@ static int write_playlist(AVFormatContext *s, const char *url, int final)
     }
     if (final)
         av_bprintf(&bp, "#EXT-X-ENDLIST\n");
-    ret = av_bprint_is_complete(&bp) ? ff_liverec_write_atomic(s, url, &bp) : AVERROR(ENOMEM);
+    ret = av_bprint_is_complete(&bp) ? ff_liverec_write_atomic(s, url, &bp, c->protocol_opts) : AVERROR(ENOMEM);
     av_bprint_finalize(&bp, NULL);
     return ret;
 }
@@ -278,7 +279,7 @@ static int write_state(AVFormatContext *s)
                    (c->need_discont && c->nb_segs ? OPEN_SEG_DISCONT : 0) |
                    (!c->nb_segs || c->need_discont ? OPEN_SEG_DATE : 0));
     }
-    ret = av_bprint_is_complete(&bp) ? ff_liverec_write_atomic(s, c->state_url, &bp) : AVERROR(ENOMEM);
+    ret = av_bprint_is_complete(&bp) ? ff_liverec_write_atomic(s, c->state_url, &bp, c->protocol_opts) : AVERROR(ENOMEM);
     av_bprint_finalize(&bp, NULL);
     return ret;
 }
@@ -464,11 +465,12 @@ static int parse_playlist(AVFormatContext *s, const char *url, char *text)
 
 static int load_playlist(AVFormatContext *s)
 {
+    LiveRecHLSContext *c = s->priv_data;
     AVBPrint bp;
     int ret;
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    ret = ff_liverec_read_file(s, s->url, &bp, PLAYLIST_MAX_SIZE);
+    ret = ff_liverec_read_file(s, s->url, &bp, PLAYLIST_MAX_SIZE, c->protocol_opts);
     if (ret >= 0)
         ret = parse_playlist(s, s->url, bp.str);
     else if (ret == AVERROR(ENOENT))
@@ -481,7 +483,8 @@ static int load_playlist(AVFormatContext *s)
 
 static int delete_url(AVFormatContext *s, const char *url)
 {
-    int ret = ffurl_delete(url);
+    LiveRecHLSContext *c = s->priv_data;
+    int ret = ff_liverec_io_delete(s, url, c->protocol_opts);
 
     if (ret < 0 && ret != AVERROR(ENOENT))
         av_log(s, AV_LOG_WARNING, "Cannot delete '%s': %s\n", url, av_err2str(ret));
@@ -530,7 +533,7 @@ static int finalize(AVFormatContext *s)
                                      c->rec_start, c->last_end, c->time_zone, s);
         if (ret < 0)
             goto end;
-        ret = ff_liverec_unique_url(&url, c->dir, name.str, ".m3u8");
+        ret = ff_liverec_unique_url(s, &url, c->dir, name.str, ".m3u8", c->protocol_opts);
         if (ret < 0)
             goto end;
         c->finalizing = av_strdup(url.str + strlen(c->dir));
@@ -586,7 +589,7 @@ static int start_recording(AVFormatContext *s)
         if (i)
             av_bprintf(&base, "-%d", i);
         av_bprintf(&probe, "%s%s_00000.%s", c->dir, base.str, seg_ext(c));
-        if (!av_bprint_is_complete(&probe) || avio_check(probe.str, 0) < 0)
+        if (!av_bprint_is_complete(&probe) || ff_liverec_io_check(s, probe.str, 0, c->protocol_opts) < 0)
             break;
     }
     ret = av_bprint_is_complete(&base) ? av_bprint_finalize(&base, &c->seg_base) : AVERROR(ENOMEM);
@@ -680,10 +683,10 @@ static int open_recording(AVFormatContext *s)
     int ret;
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    ret = ff_liverec_read_file(s, c->state_url, &bp, STATE_MAX_SIZE);
+    ret = ff_liverec_read_file(s, c->state_url, &bp, STATE_MAX_SIZE, c->protocol_opts);
     if (ret == AVERROR(ENOENT)) {
         av_bprint_finalize(&bp, NULL);
-        if (avio_check(s->url, 0) >= 0) {
+        if (ff_liverec_io_check(s, s->url, 0, c->protocol_opts) >= 0) {
             av_log(s, AV_LOG_ERROR, "'%s' exists but has no state file '%s': it is not an open "
                    "liverec_hls recording; move it away or record under another name\n",
                    s->url, c->state_url);
@@ -863,7 +866,7 @@ static int write_init_segment(AVFormatContext *s)
         av_free(map);
         return AVERROR(ENOMEM);
     }
-    ret = s->io_open(s, &c->oc->pb, url, AVIO_FLAG_WRITE, NULL);
+    ret = ff_liverec_io_open(s, &c->oc->pb, url, AVIO_FLAG_WRITE, c->protocol_opts);
     if (ret < 0) {
         av_log(s, AV_LOG_ERROR, "Cannot open init segment '%s': %s\n", url, av_err2str(ret));
         goto fail;
@@ -908,7 +911,7 @@ static int segment_start(AVFormatContext *s, int64_t ts)
     url = c->seg_uri ? av_asprintf("%s%s", c->dir, c->seg_uri) : NULL;
     if (!url)
         return AVERROR(ENOMEM);
-    ret = s->io_open(s, &c->oc->pb, url, AVIO_FLAG_WRITE, NULL);
+    ret = ff_liverec_io_open(s, &c->oc->pb, url, AVIO_FLAG_WRITE, c->protocol_opts);
     if (ret < 0) {
         av_log(s, AV_LOG_ERROR, "Cannot open segment '%s': %s\n", url, av_err2str(ret));
         av_free(url);
@@ -1222,6 +1225,9 @@ static const AVOption options[] = {
       OFFSET(max_ts_jump), AV_OPT_TYPE_DURATION, { .i64 = 10000000 }, 100000, 3600000000LL, E },
     { "final", "finalize the recording on close instead of leaving it open for splicing",
       OFFSET(final), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, E },
+    { "protocol_opts", "options of the protocol of every file it opens, checks or renames "
+      "(e.g. region, access_key, part_size of a vodupload bucket)",
+      OFFSET(protocol_opts), AV_OPT_TYPE_DICT, { .str = NULL }, 0, 0, E },
     LIVEREC_NAMING_OPTIONS(LiveRecHLSContext, "the working playlist's name", "the open"),
     { NULL },
 };

@@ -340,7 +340,7 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
         known_end = start + duration;
     if ((ret = ff_liverec_expand_name(&name, c->vod_file_name, sid, start, known_end,
                                       c->time_zone, s)) < 0 ||
-        (ret = ff_liverec_unique_url(&url, c->dir, name.str, ext)) < 0)
+        (ret = ff_liverec_unique_url(s, &url, c->dir, name.str, ext, NULL)) < 0)
         goto end;
     if ((ret = ff_rename(tmp ? tmp : work_url, url.str, s)) < 0)
         goto end;
