@@ -121,6 +121,7 @@ typedef struct LiveRecConfig {
     char   *storage_bucket;
     char   *storage_key_template;
     char   *storage_region;
+    int     storage_max_uploads;      ///< files uploaded at once (MaxConcurrentUploads)
     char   *callback_url;             ///< NULL: no callbacks
     char   *callback_key;
     int     callback_max_attempts;
@@ -270,8 +271,14 @@ int  ff_liverec_state_has_file(LiveRecState *st, const char *local_path);
 #define LIVEREC_UPLOAD_RETRY_MAX 300
 #define LIVEREC_DELETE_RETRY     60
 
-/** The next file to upload whose retry time has come: 1 and *f filled, 0 if none. */
-int  ff_liverec_state_next_upload(LiveRecState *st, int64_t now, LiveRecFile *f);
+#define LIVEREC_MAX_UPLOADS      4      ///< Storage MaxConcurrentUploads' default
+
+/**
+ * The next file to upload (the oldest) whose retry time has come and whose id is not one of
+ * skip[0..nb_skip-1] (those being uploaded): 1 and *f filled, 0 if none.
+ */
+int  ff_liverec_state_next_upload(LiveRecState *st, int64_t now, const int64_t *skip, int nb_skip,
+                                  LiveRecFile *f);
 int  ff_liverec_state_pending(LiveRecState *st);
 /** Mark a file uploaded and (with callback) queue its callback, in one transaction. */
 int  ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int64_t now_usec,
@@ -348,6 +355,14 @@ typedef struct LiveRecWorkerOps {
 int  ff_liverec_worker_start(LiveRecWorker **w, const LiveRecWorkerOps *ops, void *priv,
                              const char *state_dir, volatile int *stop,
                              LiveRecConfigHolder *holder);
+/**
+ * The same with n threads taking items of the same queue at once, thread i with privs[i] (the
+ * worker owns them all), its own connection and its own configuration snapshot: ops->step()
+ * must not take an item another thread is doing.
+ */
+int  ff_liverec_worker_start_n(LiveRecWorker **w, const LiveRecWorkerOps *ops, void **privs,
+                               int n, const char *state_dir, volatile int *stop,
+                               LiveRecConfigHolder *holder);
 void ff_liverec_worker_kick(LiveRecWorker *w);
 int  ff_liverec_worker_stopping(const LiveRecWorker *w);
 /** Stop the thread; with drain, first wait until nothing is pending (or *stop). */

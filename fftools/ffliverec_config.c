@@ -315,6 +315,7 @@ static int parse_settings(LiveRecConfig *cfg, xmlNodePtr n)
         cfg->storage_bucket       = attr(n, "Bucket");
         cfg->storage_key_template = attr(n, "KeyTemplate");
         cfg->storage_region       = attr(n, "Region");
+        cfg->storage_max_uploads  = attr_int(n, "MaxConcurrentUploads", LIVEREC_MAX_UPLOADS);
         return cfg->storage_endpoint && cfg->storage_bucket && cfg->storage_key_template &&
                cfg->storage_region ? 0 : AVERROR(ENOMEM);
     } else if (is_element(n, "Callback")) {

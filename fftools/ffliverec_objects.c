@@ -543,6 +543,7 @@ int ff_liverec_objects_export(const LiveRecConfig *cfg, AVBPrint *out)
         set_prop(n, "KeyTemplate", cfg->storage_key_template);
         if (cfg->storage_region && *cfg->storage_region)
             set_prop(n, "Region", cfg->storage_region);
+        set_int(n, "MaxConcurrentUploads", cfg->storage_max_uploads);
     }
     if (cfg->callback_url) {
         n = child(root, "Callback");

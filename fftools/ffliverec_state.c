@@ -328,21 +328,28 @@ void ff_liverec_file_free(LiveRecFile *f)
     av_freep(&f->object_key);
 }
 
-int ff_liverec_state_next_upload(LiveRecState *st, int64_t now, LiveRecFile *f)
+int ff_liverec_state_next_upload(LiveRecState *st, int64_t now, const int64_t *skip, int nb_skip,
+                                 LiveRecFile *f)
 {
     sqlite3_stmt *q;
-    int ret;
+    int ret, skipped;
 
     memset(f, 0, sizeof(*f));
     if (sqlite3_prepare_v2(st->db,
             "SELECT id, domain, app, stream, task_id, format, local_path, object_key, size, attempts,"
             " created FROM recordings WHERE status = 'pending'"
             " AND (next_try <= ?1 OR next_try > ?1 + " AV_STRINGIFY(LIVEREC_UPLOAD_RETRY_MAX) ")"
-            " ORDER BY id LIMIT 1",
+            " ORDER BY id LIMIT ?2",
             -1, &q, NULL) != SQLITE_OK)
         return db_error(st, "select");
     sqlite3_bind_int64(q, 1, now);
-    ret = sqlite3_step(q);
+    sqlite3_bind_int(q, 2, nb_skip + 1);
+    do {
+        skipped = 0;
+        ret = sqlite3_step(q);
+        for (int i = 0; ret == SQLITE_ROW && i < nb_skip; i++)
+            skipped |= skip[i] == sqlite3_column_int64(q, 0);
+    } while (skipped);
     if (ret == SQLITE_ROW) {
         f->id         = sqlite3_column_int64(q, 0);
         f->domain     = column_dup(q, 1);

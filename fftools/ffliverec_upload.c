@@ -19,7 +19,9 @@
  */
 
 /*
- * The upload worker takes the catalog's pending files in order and copies each into storage through the
+ * The upload worker takes the catalog's pending files, oldest first, with Storage
+ * MaxConcurrentUploads threads (so one long file does not hold back the short ones behind it),
+ * and copies each into storage through the
  * vodupload protocol (a multipart upload with a journal in the state folder, so a restart after
  * kill -9 resumes it). An HLS recording is its segments, then its playlist. Only when the upload
  * is confirmed is the file marked uploaded in the catalog, and then the local copy is removed. A
@@ -34,9 +36,11 @@
 
 #include "libavutil/avstring.h"
 #include "libavutil/bprint.h"
+#include "libavutil/buffer.h"
 #include "libavutil/dict.h"
 #include "libavutil/error.h"
 #include "libavutil/mem.h"
+#include "libavutil/thread.h"
 #include "libavutil/time.h"
 #include "libavformat/avio.h"
 
@@ -44,12 +48,22 @@
 
 #define COPY_BUFFER (1 << 20)
 
+/* The files the threads are uploading: one slot a thread, 0 when it uploads none. */
+typedef struct Claims {
+    pthread_mutex_t lock;
+    int64_t *ids;
+    int nb;
+} Claims;
+
+/* One upload thread's. */
 typedef struct Uploader {
     const LiveRecConfig *cfg;
     char *state_dir;
     LiveRecWorker *worker;
     LiveRecWorker *notifier;        ///< told when a callback was queued (NULL: no callbacks)
     uint8_t *buf;
+    AVBufferRef *claims;            ///< Claims, shared by the threads
+    int slot;                       ///< this thread's in the claims
 } Uploader;
 
 static int interrupt_cb(void *opaque)
@@ -160,10 +174,19 @@ static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
     LiveRecFile f;
     int ret;
 
+    Claims *cl = (Claims *)u->claims->data;
+
     u->worker = w;
     /* a reload may take the Storage away: the queue waits for one */
-    if (!u->cfg->storage_endpoint || (ret = ff_liverec_state_next_upload(st, now, &f)) <= 0)
-        return u->cfg->storage_endpoint ? ret : 0;
+    if (!u->cfg->storage_endpoint)
+        return 0;
+    /* the next file no other thread has taken */
+    pthread_mutex_lock(&cl->lock);
+    if ((ret = ff_liverec_state_next_upload(st, now, cl->ids, cl->nb, &f)) > 0)
+        cl->ids[u->slot] = f.id;
+    pthread_mutex_unlock(&cl->lock);
+    if (ret <= 0)
+        return ret;
     ret = upload_one(u, &f, &video_url);
     if (ret >= 0 && (ret = ff_liverec_state_uploaded(st, f.id, video_url, av_gettime(),
                                                             u->notifier && (u->cfg->callback_events & LIVEREC_EVENT_RECORD_FILE))) >= 0) {
@@ -186,6 +209,9 @@ static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
                f.local_path, av_err2str(ret), f.attempts + 1, delay);
         ff_liverec_state_retry_later(st, f.id, now + delay);
     }
+    pthread_mutex_lock(&cl->lock);
+    cl->ids[u->slot] = 0;
+    pthread_mutex_unlock(&cl->lock);
     av_free(video_url);
     ff_liverec_file_free(&f);
     return 1;
@@ -198,7 +224,16 @@ static void upload_uninit(void *priv)
         return;
     av_free(u->state_dir);
     av_free(u->buf);
+    av_buffer_unref(&u->claims);
     av_free(u);
+}
+
+static void claims_free(void *opaque, uint8_t *data)
+{
+    Claims *cl = (Claims *)data;
+    pthread_mutex_destroy(&cl->lock);
+    av_free(cl->ids);
+    av_free(cl);
 }
 
 static void upload_set_config(void *priv, const LiveRecConfig *cfg)
@@ -218,14 +253,39 @@ int ff_liverec_uploader_start(LiveRecWorker **w, const LiveRecConfig *cfg, const
                               volatile int *stop, LiveRecWorker *notifier,
                               LiveRecConfigHolder *holder)
 {
-    Uploader *u = av_mallocz(sizeof(*u));
+    int n = FFMAX(cfg->storage_max_uploads, 1), ret = 0;
+    Claims *cl = av_mallocz(sizeof(*cl));
+    AVBufferRef *claims = NULL;
+    void **privs = av_calloc(n, sizeof(*privs));
 
     *w = NULL;
-    if (!u || !(u->state_dir = av_strdup(state_dir)) || !(u->buf = av_malloc(COPY_BUFFER))) {
-        upload_uninit(u);
-        return AVERROR(ENOMEM);
+    if (cl && (cl->ids = av_calloc(n, sizeof(*cl->ids)))) {
+        pthread_mutex_init(&cl->lock, NULL);
+        cl->nb = n;
+        if (!(claims = av_buffer_create((uint8_t *)cl, sizeof(*cl), claims_free, NULL, 0)))
+            claims_free(NULL, (uint8_t *)cl);
+    } else if (cl) {
+        av_free(cl);
     }
-    u->cfg      = cfg;
-    u->notifier = notifier;
-    return ff_liverec_worker_start(w, &upload_ops, u, state_dir, stop, holder);
+    for (int i = 0; i < n; i++) {
+        Uploader *u = privs && claims ? av_mallocz(sizeof(*u)) : NULL;
+        if (!u || !(u->state_dir = av_strdup(state_dir)) || !(u->buf = av_malloc(COPY_BUFFER)) ||
+            !(u->claims = av_buffer_ref(claims))) {
+            upload_uninit(u);
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        u->cfg      = cfg;
+        u->notifier = notifier;
+        u->slot     = i;
+        privs[i]    = u;
+    }
+    if (ret >= 0)
+        ret = ff_liverec_worker_start_n(w, &upload_ops, privs, n, state_dir, stop, holder);
+    else
+        for (int i = 0; privs && i < n; i++)
+            upload_uninit(privs[i]);
+    av_buffer_unref(&claims);
+    av_free(privs);
+    return ret;
 }

@@ -171,7 +171,7 @@ static void queues(LiveRecState *st)
 
     /* each reader as its worker calls it, a few rounds */
     for (int i = 0; i < 4; i++) {
-        if (ff_liverec_state_next_upload(st, NOW, &f) > 0)
+        if (ff_liverec_state_next_upload(st, NOW, NULL, 0, &f) > 0)
             ff_liverec_state_retry_later(st, f.id, NOW + 60);
         ff_liverec_file_free(&f);
         if (ff_liverec_state_next_callback(st, NOW, &cb) > 0)
