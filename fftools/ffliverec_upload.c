@@ -168,13 +168,12 @@ static int upload_one(Uploader *u, const LiveRecFile *f, char **video_url)
 static int upload_step(LiveRecWorker *w, void *priv, LiveRecState *st)
 {
     Uploader *u = priv;
+    Claims *cl = (Claims *)u->claims->data;
     int64_t now = av_gettime() / 1000000;
     char *video_url = NULL;
     int64_t t0 = av_gettime_relative();
     LiveRecFile f;
     int ret;
-
-    Claims *cl = (Claims *)u->claims->data;
 
     u->worker = w;
     /* a reload may take the Storage away: the queue waits for one */
