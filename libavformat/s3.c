@@ -117,7 +117,8 @@ static size_t body_cb(char *buf, size_t size, size_t n, void *opaque)
 {
     S3Request *r = opaque;
     size_t len = FFMIN(size * n, r->body_size - r->body_pos);
-    memcpy(buf, r->body + r->body_pos, len);
+    if (len)
+        memcpy(buf, r->body + r->body_pos, len);
     r->body_pos += len;
     return len;
 }

@@ -70,6 +70,7 @@
 
 #define MIN_PART_SIZE      (5LL << 20)
 #define MAX_PART_SIZE      (INT_MAX & ~((1 << 20) - 1))  /* av_malloc's limit, whole MiB */
+#define FILL_MIN           (256 << 10)  /* first allocation of a part's buffer */
 #define MAX_PARTS          10000   ///< S3's limit; max_part_count may lower it (Swift: 1000)
 #define READ_CHUNK         (1 << 20)
 #define JOURNAL_MAGIC      "vodupload-journal 1"
@@ -771,13 +772,26 @@ static int hand_off(URLContext *h, VodUploadContext *c)
 
     c->fill_len    = 0;
     c->fill_target = part_bytes(c, num + 1);
-    if (c->fill_cap < c->fill_target) {
-        av_freep(&c->fill);
-        c->fill_cap = 0;
-        if (!(c->fill = av_malloc(c->fill_target)))
-            return AVERROR(ENOMEM);
-        c->fill_cap = c->fill_target;
-    }
+    return 0;
+}
+
+/**
+ * Make room in the part being filled for need bytes (need <= fill_target). The buffer grows as
+ * the data comes, doubling up to the part's size, so a small object (an HLS segment, a short
+ * recording) holds its own size in memory, not a whole part's.
+ */
+static int fill_reserve(VodUploadContext *c, int64_t need)
+{
+    int64_t cap;
+    uint8_t *buf;
+
+    if (need <= c->fill_cap)
+        return 0;
+    cap = FFMIN(c->fill_target, FFMAX3(need, 2 * c->fill_cap, FILL_MIN));
+    if (!(buf = av_realloc(c->fill, cap)))
+        return AVERROR(ENOMEM);
+    c->fill     = buf;
+    c->fill_cap = cap;
     return 0;
 }
 
@@ -997,9 +1011,8 @@ static int vodupload_open(URLContext *h, const char *uri, int flags, AVDictionar
     }
     ret = AVERROR(ENOMEM);
     c->fill_target = part_bytes(c, 1);
-    if (!(c->fill = av_malloc(c->fill_target)) || !(c->md5 = av_md5_alloc()))
+    if (!(c->md5 = av_md5_alloc()))
         goto fail;
-    c->fill_cap = c->fill_target;
     av_md5_init(c->md5);
     if (journal_read(c) && (ret = resume_check(c)) < 0)
         goto fail;
@@ -1024,6 +1037,10 @@ static int vodupload_write(URLContext *h, const unsigned char *buf, int size)
             return ret;
         }
         n = FFMIN(size - done, c->fill_target - c->fill_len);
+        if ((ret = fill_reserve(c, c->fill_len + n)) < 0) {
+            c->failed = ret;
+            return ret;
+        }
         memcpy(c->fill + c->fill_len, buf + done, n);
         av_md5_update(c->md5, buf + done, n);
         c->fill_len += n;

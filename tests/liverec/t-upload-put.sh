@@ -2,7 +2,8 @@
 # vodupload stores what ffmpeg writes, byte for byte: an object smaller than one part is one PUT,
 # a 50 MiB object is a multipart upload of 5 MiB parts; both read back with the same MD5, no
 # multipart upload is left open, and the Content-Type comes from the key's extension. The same
-# objects read back through vodupload itself (ranged GETs) give the same bytes.
+# objects read back through vodupload itself (ranged GETs) give the same bytes. Nothing written
+# stores nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 lr_init upload-put
@@ -32,6 +33,13 @@ ctype=$(lr_s3_req HEAD /rec/cam/small.ts /dev/null -I -D "$LR_DIR/head.txt" >/de
         sed -n 's/^[Cc]ontent-[Tt]ype: *\([^;[:space:]]*\).*/\1/p' "$LR_DIR/head.txt")
 [ "$ctype" = video/mp2t ] || lr_fail "Content-Type of a .ts object is '$ctype'"
 lr_log "1000000 bytes: one PUT, same MD5, Content-Type $ctype"
+
+# nothing written: no object (an existing one is not replaced by nothing)
+: > "$LR_DIR/empty.bin"
+upload "$LR_DIR/empty.bin" "$url/cam/empty.bin" empty.log || lr_fail "the empty upload failed"
+grep -q "nothing was written to rec/cam/empty.bin: no object stored" "$LR_DIR/empty.log" ||
+    lr_fail "no message for an upload of nothing"
+lr_s3_get rec cam/empty.bin "$LR_DIR/empty.back" 2> /dev/null && lr_fail "an upload of nothing stored an object"
 
 t0=$(date +%s.%N)
 upload "$LR_DIR/big.bin" "$url/big.bin" big.log -part_size 5Mi || lr_fail "the 50 MiB upload failed"
