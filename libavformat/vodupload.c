@@ -79,6 +79,8 @@ typedef struct Part {
     int64_t size;
     uint8_t md5[16];          ///< of the data, computed while it was written
     char etag[80];            ///< as the server returned it (not always an MD5: SSE-KMS, ...)
+    int listed;               ///< resuming: the server lists this journaled part (1), or this
+                              ///< part the journal did not list (2)
 } Part;
 
 typedef struct Worker {
@@ -268,6 +270,20 @@ static int etag_is_md5(const char *etag, const uint8_t *sum)
     return len == 32 && !av_strncasecmp(etag, hex, 32);
 }
 
+/* The MD5 an ETag holds ("hex" or hex, 32 digits); 0 if it holds none (SSE-KMS, multipart). */
+static int etag_md5(const char *etag, uint8_t *sum)
+{
+    size_t len = strlen(etag);
+    if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
+        etag++;
+        len -= 2;
+    }
+    if (len != 32 || strspn(etag, "0123456789abcdefABCDEF") < 32)
+        return 0;
+    ff_hex_to_data(sum, etag);
+    return 1;
+}
+
 /* ---- journal ---------------------------------------------------------------------------- */
 
 /* The journal only saves work after a restart: when it cannot be written, go on without it. */
@@ -364,7 +380,8 @@ static int journal_read(VodUploadContext *c)
             if (ok && (parts = av_realloc_array(c->resume, num, sizeof(*parts)))) {
                 Part *p = &parts[num - 1];
                 c->resume = parts;
-                p->size = size;
+                p->size   = size;
+                p->listed = 0;
                 ff_hex_to_data(p->md5, hex);
                 av_strlcpy(p->etag, etag, sizeof(p->etag));
                 c->nb_resume = num;
@@ -386,10 +403,13 @@ static int journal_read(VodUploadContext *c)
 }
 
 /*
- * One page of a ListParts reply: seen[i] = 1 for the journal's part i + 1 when the server lists
- * it with the same size and ETag; *next = the next page's marker, 0 if this was the last page.
+ * One page of a ListParts reply: a journal's part the server lists with the same size and ETag is
+ * marked listed. A part the server has that the journal does not (it was in flight when the last
+ * writer died, or its journal line was not written) is taken from the listing when its ETag is
+ * the MD5 of its bytes: it is not sent again if the same bytes come for it. *next = the next
+ * page's marker, 0 if this was the last page.
  */
-static int parse_list_parts(VodUploadContext *c, const AVBPrint *reply, int *seen, int *next)
+static int parse_list_parts(VodUploadContext *c, const AVBPrint *reply, int *next)
 {
     xmlDocPtr doc = ff_s3_xml_parse(reply);
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL, n;
@@ -402,8 +422,10 @@ static int parse_list_parts(VodUploadContext *c, const AVBPrint *reply, int *see
     }
     for (n = root->children; n; n = n->next) {
         char etag[128];
+        uint8_t sum[16];
         int num;
         int64_t size;
+        Part *p;
         if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "Part"))
             continue;
         ff_s3_xml_text(n, "PartNumber", buf, sizeof(buf));
@@ -411,9 +433,31 @@ static int parse_list_parts(VodUploadContext *c, const AVBPrint *reply, int *see
         ff_s3_xml_text(n, "Size", buf, sizeof(buf));
         size = strtoll(buf, NULL, 10);
         ff_s3_xml_text(n, "ETag", etag, sizeof(etag));
-        if (num >= 1 && num <= c->nb_resume && size == c->resume[num - 1].size &&
-            !strcmp(etag, c->resume[num - 1].etag))
-            seen[num - 1] = 1;
+        if (num < 1 || num > MAX_PARTS || size <= 0 || size > MAX_PART_SIZE)
+            continue;
+        if (num <= c->nb_resume && size == c->resume[num - 1].size &&
+            !strcmp(etag, c->resume[num - 1].etag)) {
+            c->resume[num - 1].listed = 1;
+            continue;
+        }
+        if ((num <= c->nb_resume && c->resume[num - 1].listed) || !etag_md5(etag, sum) ||
+            !valid_token(etag, 78))
+            continue;
+        if (num > c->nb_resume) {
+            Part *parts = av_realloc_array(c->resume, num, sizeof(*parts));
+            if (!parts) {
+                xmlFreeDoc(doc);
+                return AVERROR(ENOMEM);
+            }
+            memset(parts + c->nb_resume, 0, (num - c->nb_resume) * sizeof(*parts));
+            c->resume    = parts;
+            c->nb_resume = num;
+        }
+        p = &c->resume[num - 1];
+        p->size   = size;
+        p->listed = 2;
+        memcpy(p->md5, sum, sizeof(sum));
+        av_strlcpy(p->etag, etag, sizeof(p->etag));
     }
     ff_s3_xml_text(root, "IsTruncated", buf, sizeof(buf));
     *next = 0;
@@ -425,14 +469,11 @@ static int parse_list_parts(VodUploadContext *c, const AVBPrint *reply, int *see
     return 0;
 }
 
-/* Keep only the journal's parts that the server lists with the same size and ETag. */
+/* Keep only the parts the server lists (the journal's, with the same size and ETag). */
 static int resume_check(VodUploadContext *c)
 {
-    int marker = 0, kept = 0, ret = 0;
-    int *seen = av_calloc(FFMAX(c->nb_resume, 1), sizeof(*seen));
+    int marker = 0, kept = 0, adopted = 0, journaled = c->nb_resume, ret = 0;
 
-    if (!seen)
-        return AVERROR(ENOMEM);
     /* at most MAX_PARTS parts, at least 1 per page: the marker must grow */
     for (int page = 0; page <= MAX_PARTS; page++) {
         S3Request r;
@@ -451,7 +492,7 @@ static int resume_check(VodUploadContext *c)
             av_bprint_finalize(&r.reply, NULL);
             break;
         }
-        ret = parse_list_parts(c, &r.reply, seen, &next);
+        ret = parse_list_parts(c, &r.reply, &next);
         av_bprint_finalize(&r.reply, NULL);
         if (ret < 0)
             break;
@@ -473,14 +514,14 @@ static int resume_check(VodUploadContext *c)
         ret = 0;
     }
     for (int i = 0; i < c->nb_resume; i++) {
-        if (!seen[i])
+        if (!c->resume[i].listed)
             c->resume[i].size = 0;
-        kept += seen[i];
+        kept    += c->resume[i].listed == 1;
+        adopted += c->resume[i].listed == 2;
     }
-    av_free(seen);
     if (ret >= 0 && c->upload_id)
         av_log(c, AV_LOG_INFO, "resuming the upload of %s: %d of %d journaled parts are on the "
-               "server\n", c->name, kept, c->nb_resume);
+               "server, and %d more it did not journal\n", c->name, kept, journaled, adopted);
     return ret;
 }
 

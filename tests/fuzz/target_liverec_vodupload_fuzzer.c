@@ -160,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     VodUploadContext c;
     S3Request r;
     char msg[256], id[512];
-    int *seen, next = -1;
+    int next = -1;
     uint8_t flags;
     size_t len;
 
@@ -175,19 +175,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();   /* a refused journal leaves nothing behind */
     }
 
-    /* 2. a ListParts page against the journal's parts */
+    /* 2. a ListParts page against the journal's parts: every part it keeps has a size, a
+     *    part number within the limit and an ETag that fits */
     part = next_part(&p, end, &len);
-    if (!(seen = av_calloc(FFMAX(c.nb_resume, 1), sizeof(*seen))))
-        abort();
     ff_s3_request_init(&r, "GET", c.bucket, c.key);
     reply_set(&r, part, len);
-    if (parse_list_parts(&c, &r.reply, seen, &next) >= 0) {
-        for (int i = 0; i < c.nb_resume; i++)
-            if (seen[i] && (seen[i] != 1 || !c.resume[i].size))
+    if (parse_list_parts(&c, &r.reply, &next) >= 0) {
+        if (c.nb_resume > MAX_PARTS)
+            abort();
+        for (int i = 0; i < c.nb_resume; i++) {
+            const Part *q = &c.resume[i];
+            if ((unsigned)q->listed > 2 ||
+                (q->listed && (q->size <= 0 || q->size > MAX_PART_SIZE ||
+                               !memchr(q->etag, 0, sizeof(q->etag)))))
                 abort();
+        }
     }
     av_bprint_finalize(&r.reply, NULL);
-    av_free(seen);
 
     /* 3. an error reply */
     part  = next_part(&p, end, &len);

@@ -12,7 +12,7 @@ on request of the test:
   --slow TEXT:SECONDS  hold every request whose path holds TEXT that long before passing it on
 
 Every request is logged to LOG as "START END METHOD PATH?QUERY STATUS BODY_BYTES [what was done]"
-(START and END in seconds, when it came and when it was answered). Listens
+(START and END in seconds, when it came and when the server answered it). Listens
 on 127.0.0.1 only; the Host header is passed on as it came, so SigV4 signatures still hold.
 """
 import argparse
@@ -93,6 +93,9 @@ def main():
                 def other(m):
                     return m.group(1) + (b"1" if m.group(2) == b"0" else b"0")
                 data = re.sub(rb"(<ETag>(?:&quot;|\")?)([0-9a-fA-F])", other, data, count=1)
+            # logged before the reply is written: a client killed meanwhile still leaves its line
+            log.write("%.3f %.3f %s %s %d %d%s\n" % (t0, time.time(), self.command, self.path,
+                                                   resp.status, len(body), " " + done if done else ""))
             self.send_response(resp.status, resp.reason)
             for k, v in resp.getheaders():
                 if k.lower() in HOP or k.lower() == "content-length":
@@ -106,8 +109,6 @@ def main():
             if self.command != "HEAD":
                 self.wfile.write(data)
             conn.close()
-            log.write("%.3f %.3f %s %s %d %d%s\n" % (t0, time.time(), self.command, self.path,
-                                                   resp.status, len(body), " " + done if done else ""))
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = relay
 
