@@ -91,8 +91,12 @@ static void *worker_main(void *arg)
          * threads are doing are counted until they are done) */
         if (w->drain) {
             int pending = w->ops->pending(t->state);
-            if (pending <= 0)
+            if (pending <= 0) {
+                /* the threads waiting for this one's item see that nothing is left now,
+                 * not at the end of their wait */
+                pthread_cond_broadcast(&w->cond);
                 goto quit;
+            }
             if (!w->told_waiting++)
                 av_log(NULL, AV_LOG_INFO, "waiting for %d pending %s%s\n", pending,
                        w->ops->name, pending == 1 ? "" : "s");
