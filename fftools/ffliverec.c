@@ -65,6 +65,7 @@ typedef struct LiveRecOptions {
     int   list;
     int   flush;
     int64_t rw_timeout;
+    int64_t read_coalesce;
     int   serve;
     int   status;
     int   export;
@@ -72,7 +73,8 @@ typedef struct LiveRecOptions {
     int64_t stats_period;
 } LiveRecOptions;
 
-static LiveRecOptions opts = { .rw_timeout = 3000000, .stats_period = 10000000 };
+static LiveRecOptions opts = { .rw_timeout = 3000000, .read_coalesce = 100000,
+                               .stats_period = 10000000 };
 
 /* set by SIGINT/SIGTERM: sessions end cleanly (files finalized) */
 static volatile int received_signal;
@@ -140,6 +142,9 @@ static const OptionDef options[] = {
       "StorageTime), then exit" },
     { "rw_timeout", OPT_TYPE_TIME, OPT_EXPERT, { &opts.rw_timeout },
       "time without data after which a push counts as interrupted (default 3 s)", "duration" },
+    { "read_coalesce", OPT_TYPE_TIME, OPT_EXPERT, { &opts.read_coalesce },
+      "how much of an RTMP pull's data to let gather before each read (default 0.1 s, "
+      "0: read at once)", "duration" },
     { "serve",  OPT_TYPE_BOOL,   0, { &opts.serve },
       "run as a service: record every push the origins' hooks announce, until SIGINT/SIGTERM" },
     { "listen", OPT_TYPE_STRING, 0, { &opts.listen },
@@ -370,12 +375,17 @@ static int do_flush(const LiveRecConfig *cfg)
     return ret;
 }
 
-/* a duration, unlike ffmpeg's -rw_timeout in microseconds: 3000000 would be 35 days */
-static int check_rw_timeout(void)
+/* durations, unlike ffmpeg's -rw_timeout in microseconds: 3000000 would be 35 days */
+static int check_durations(void)
 {
     if (opts.rw_timeout < 100000 || opts.rw_timeout > 3600000000LL) {
         av_log(NULL, AV_LOG_ERROR, "-rw_timeout must be between 0.1 s and 1 hour (it is a "
                "duration, like 3 or 2.5s or 00:00:03, not microseconds)\n");
+        return AVERROR(EINVAL);
+    }
+    if (opts.read_coalesce < 0 || opts.read_coalesce > 1000000) {
+        av_log(NULL, AV_LOG_ERROR, "-read_coalesce must be between 0 and 1 s (it is a "
+               "duration, like 0.1 or 100ms)\n");
         return AVERROR(EINVAL);
     }
     return 0;
@@ -417,12 +427,13 @@ static int do_serve(LiveRecConfig *cfg)
         .listen       = opts.listen ? opts.listen : "127.0.0.1:8090",
         .spool        = opts.spool  ? opts.spool  : "spool",
         .rw_timeout   = opts.rw_timeout,
+        .read_coalesce = opts.read_coalesce,
         .stats_period = opts.stats_period,
     };
     LiveRecState *st = NULL;
     int ret;
 
-    if ((ret = check_rw_timeout()) < 0)
+    if ((ret = check_durations()) < 0)
         return ret;
     if (!listen_is_local(so.listen) && !cfg->credentials_file) {
         av_log(NULL, AV_LOG_ERROR, "-listen %s is reachable from other machines: the API needs "
@@ -452,6 +463,7 @@ static int do_record(const LiveRecConfig *cfg)
         .input      = opts.input,
         .spool      = opts.spool  ? opts.spool  : "spool",
         .rw_timeout = opts.rw_timeout,
+        .read_coalesce = opts.read_coalesce,
         .stop       = &received_signal,
     };
     Workers w = { 0 };
@@ -469,7 +481,7 @@ static int do_record(const LiveRecConfig *cfg)
     av_bprint_finalize(&why, NULL);
     if (ret < 0)
         return ret;
-    if ((ret = check_rw_timeout()) < 0)
+    if ((ret = check_durations()) < 0)
         return ret;
     if ((ret = open_state(&so.state, &dir)) < 0)
         return ret;

@@ -462,6 +462,7 @@ typedef struct LiveRecSessionOptions {
     const char *input;                  ///< URL, or NULL: the config's Origin PullUrl
     const char *spool;                  ///< folder the recordings are written into
     int64_t rw_timeout;                 ///< microseconds without data that end a push
+    int64_t read_coalesce;              ///< microseconds of an RTMP pull's data to gather per read
     int64_t start_timeout;              ///< microseconds to keep trying the first open, 0: once
     volatile int *stop;                 ///< set (by a signal) to end the session cleanly
     atomic_int *cancel;                 ///< this session's own stop flag (NULL: none)

@@ -210,6 +210,7 @@ static int spawn_session(LiveRecManager *m, Stream *st, int leftovers)
         .input         = s->input,
         .spool         = m->opts.spool,
         .rw_timeout    = m->opts.rw_timeout,
+        .read_coalesce = m->opts.read_coalesce,
         .start_timeout = START_TIMEOUT,
         .stop          = m->opts.stop,
         .cancel        = &s->cancel,

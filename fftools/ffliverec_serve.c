@@ -81,6 +81,7 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
         .spool        = o->spool,
         .state_dir    = o->state_dir,
         .rw_timeout   = o->rw_timeout,
+        .read_coalesce = o->read_coalesce,
         .stats_period = o->stats_period,
         .stop         = &stop_requested,
     };

@@ -35,6 +35,7 @@ typedef struct LiveRecManagerOptions {
     const char *spool;
     const char *state_dir;
     int64_t rw_timeout;                 ///< microseconds
+    int64_t read_coalesce;              ///< microseconds
     int64_t stats_period;               ///< microseconds between status lines, 0: none
     volatile int *stop;                 ///< set by SIGINT/SIGTERM
     LiveRecWorker *uploader, *notifier;
@@ -235,6 +236,7 @@ typedef struct LiveRecServeOptions {
     const char *spool;
     const char *state_dir;              ///< set up (ff_liverec_state_open()) by the caller
     int64_t rw_timeout;                 ///< microseconds
+    int64_t read_coalesce;              ///< microseconds
     int64_t stats_period;               ///< microseconds
 } LiveRecServeOptions;
 

@@ -129,4 +129,10 @@ grep -q "not a valid name" "$LR_DIR/hostile.out" || lr_fail "no clear error for 
     lr_fail "-rw_timeout 5000000 (58 days) was accepted"
 grep -q "rw_timeout must be between 0.1 s and 1 hour" "$LR_DIR/rw.out" || lr_fail "no clear error for -rw_timeout 5000000: $(cat "$LR_DIR/rw.out")"
 [ -e "$LR_DIR/rw-state" ] && lr_fail "a refused command made its state folder"
+# so is -read_coalesce, up to a second
+"$ffl" -hide_banner -config "$example" -domain a.com -app live -stream cam -i rtmp://127.0.0.1:9/x \
+    -read_coalesce 100000 -spool "$LR_DIR/rc-spool" -state "$LR_DIR/rc-state" > "$LR_DIR/rc.out" 2>&1 &&
+    lr_fail "-read_coalesce 100000 (28 hours) was accepted"
+grep -q "read_coalesce must be between 0 and 1 s" "$LR_DIR/rc.out" || lr_fail "no clear error for -read_coalesce 100000: $(cat "$LR_DIR/rc.out")"
+[ -e "$LR_DIR/rc-state" ] && lr_fail "a refused command made its state folder"
 lr_pass
