@@ -443,6 +443,9 @@ static int open_input(LiveRecSession *s)
     s->ic->interrupt_callback.callback = interrupt_cb;
     s->ic->interrupt_callback.opaque   = s;
     av_dict_set_int(&opts, "rw_timeout", s->opts.rw_timeout, 0);
+    /* the recordings are stream copies that never use a frame rate: probing does not wait for
+     * the 40 video frames (1.6 s at 25 fps) that FFmpeg reads to estimate one */
+    av_dict_set_int(&opts, "fpsprobesize", 0, 0);
     /* fewer wake-ups per stream: see -read_coalesce in the manual */
     if (av_strstart(s->input_url, "rtmp://", NULL))
         av_dict_set_int(&opts, "rtmp_read_coalesce", s->opts.read_coalesce / 1000, 0);
