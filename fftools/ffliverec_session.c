@@ -705,11 +705,15 @@ static void output_works(LiveRecSession *s, Output *out)
 /* Demux one push into the outputs until the input ends. */
 static int record_push(LiveRecSession *s)
 {
-    AVPacket *pkt = av_packet_alloc();
+    /* copy: each output's reference to the packet, made again for every packet, not allocated */
+    AVPacket *pkt = av_packet_alloc(), *copy = av_packet_alloc();
     int ret = 0;
 
-    if (!pkt)
+    if (!pkt || !copy) {
+        av_packet_free(&pkt);
+        av_packet_free(&copy);
         return AVERROR(ENOMEM);
+    }
     s->pushes++;
     s->bytes = 0;
     s->push_start = av_gettime_relative();
@@ -724,6 +728,7 @@ static int record_push(LiveRecSession *s)
     if (!(s->last_dts = av_malloc_array(s->ic->nb_streams, sizeof(*s->last_dts))) ||
         !(s->last_raw_dts = av_malloc_array(s->ic->nb_streams, sizeof(*s->last_raw_dts)))) {
         av_packet_free(&pkt);
+        av_packet_free(&copy);
         return AVERROR(ENOMEM);
     }
     for (unsigned i = 0; i < s->ic->nb_streams; i++)
@@ -791,17 +796,14 @@ static int record_push(LiveRecSession *s)
         }
         for (int i = 0; i < s->nb_outs; i++) {
             Output *out = &s->outs[i];
-            AVPacket *copy;
             int idx;
             if (out->write_failed && !out->oc && pkt->stream_index < s->ic->nb_streams)
                 reopen_output(s, out, pkt);
             if (!out->oc || pkt->stream_index >= s->ic->nb_streams ||
                 (idx = out->map[pkt->stream_index]) < 0)
                 continue;
-            if (!(copy = av_packet_clone(pkt))) {
-                ret = AVERROR(ENOMEM);
+            if ((ret = av_packet_ref(copy, pkt)) < 0)
                 break;
-            }
             av_packet_rescale_ts(copy, s->ic->streams[pkt->stream_index]->time_base,
                                  out->oc->streams[idx]->time_base);
             copy->stream_index = idx;
@@ -812,7 +814,7 @@ static int record_push(LiveRecSession *s)
             } else if (out->in_outage) {
                 output_works(s, out);
             }
-            av_packet_free(&copy);
+            av_packet_unref(copy);
             out->packets++;
         }
         av_packet_unref(pkt);
@@ -820,6 +822,7 @@ static int record_push(LiveRecSession *s)
     }
     status_line(s, av_gettime_relative(), 1);
     av_packet_free(&pkt);
+    av_packet_free(&copy);
     s->reading = 0;
     if (s->opts.gone && atomic_exchange(s->opts.gone, 0) && ret == AVERROR_EXIT && !stopping(s)) {
         av_log(NULL, AV_LOG_VERBOSE, "the origin said the push ended\n");
