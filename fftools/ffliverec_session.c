@@ -890,6 +890,55 @@ static int hls_times(const char *path, LiveRecFile *f)
 }
 
 /*
+ * The first timestamp and the duration of a finished file (microseconds) from what its header
+ * says, without avformat_find_stream_info(), which opens a decoder per stream and decodes frames
+ * (about 120 million instructions for an MP4 with H.264 and AAC). An MP4 gives both in its moov,
+ * an HLS playlist its duration and its first packets the start. Returns 0 when the header does
+ * not say (then find_stream_info() estimates it, as for a bare ADTS file).
+ */
+static int header_times(AVFormatContext *ic, int64_t *start, int64_t *duration)
+{
+    AVPacket *pkt;
+    int64_t first = INT64_MAX, end = INT64_MIN;
+    uint64_t seen = 0, all;
+
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        const AVStream *st = ic->streams[i];
+        int64_t t, d;
+        if (st->start_time == AV_NOPTS_VALUE || st->duration == AV_NOPTS_VALUE ||
+            st->duration <= 0)
+            continue;
+        t = av_rescale_q(st->start_time, st->time_base, AV_TIME_BASE_Q);
+        d = av_rescale_q(st->duration, st->time_base, AV_TIME_BASE_Q);
+        first = FFMIN(first, t);
+        end   = FFMAX(end, t + d);
+    }
+    if (first != INT64_MAX) {
+        *start    = first;
+        *duration = end - first;
+        return 1;
+    }
+    if (ic->duration == AV_NOPTS_VALUE || ic->duration <= 0 || !(pkt = av_packet_alloc()))
+        return 0;
+    /* the earliest of the first packets of every stream (a few, in the first segment) */
+    all = ic->nb_streams >= 64 ? UINT64_MAX : (UINT64_C(1) << ic->nb_streams) - 1;
+    for (int n = 0; n < 64 && seen != all && av_read_frame(ic, pkt) >= 0; n++) {
+        const AVStream *st = ic->streams[pkt->stream_index];
+        int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+        if (ts != AV_NOPTS_VALUE) {
+            first = FFMIN(first, av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q));
+            if (pkt->stream_index < 64)
+                seen |= UINT64_C(1) << pkt->stream_index;
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    *start    = first == INT64_MAX ? 0 : first;
+    *duration = ic->duration;
+    return 1;
+}
+
+/*
  * When the recording was: the file was finalized when it was last written (mtime, to the
  * second), right after its last packet, so it started its duration before that.
  * media_start_time is its first timestamp.
@@ -897,13 +946,18 @@ static int hls_times(const char *path, LiveRecFile *f)
 static void probe_times(const char *path, const struct stat *st, LiveRecFile *f)
 {
     AVFormatContext *ic = NULL;
-    int64_t end = st->st_mtime * 1000000LL, duration = 0;
+    int64_t end = st->st_mtime * 1000000LL, duration = 0, start = 0;
 
     f->duration_ms = -1;
     if (avformat_open_input(&ic, path, NULL, NULL) >= 0) {
-        if (avformat_find_stream_info(ic, NULL) >= 0) {
-            duration = ic->duration != AV_NOPTS_VALUE ? ic->duration : 0;
-            f->media_start_ms = ic->start_time != AV_NOPTS_VALUE ? ic->start_time / 1000 : 0;
+        int known = header_times(ic, &start, &duration);
+        if (!known && avformat_find_stream_info(ic, NULL) >= 0) {
+            duration = ic->duration   != AV_NOPTS_VALUE ? ic->duration   : 0;
+            start    = ic->start_time != AV_NOPTS_VALUE ? ic->start_time : 0;
+            known    = 1;
+        }
+        if (known) {
+            f->media_start_ms = start / 1000;
             f->duration_ms    = duration / 1000;
         }
         avformat_close_input(&ic);
