@@ -27,11 +27,16 @@
  * catalog for the next start).
  */
 
+#include "config.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
+#endif
+#if HAVE_SYS_RESOURCE_H && HAVE_SETRLIMIT
+#include <sys/resource.h>
 #endif
 
 #include "libavutil/cpu.h"
@@ -59,6 +64,43 @@ static void heap_setup(void)
 #if defined(__GLIBC__) && defined(M_ARENA_MAX)
     if (!getenv("MALLOC_ARENA_MAX"))    /* the user's choice stands */
         mallopt(M_ARENA_MAX, FFMAX(av_cpu_count(), 2));
+#endif
+}
+
+/* open files a session may hold at once: its pull, a file per format and the one it finalizes,
+ * the catalog (database, WAL and its index), with room to spare */
+#define FILES_PER_SESSION 16
+/* what the service itself holds: listener, workers' catalogs and connections, logs */
+#define FILES_BASE        256
+
+/*
+ * A shell's limit of open files is 1,024 by default (the soft limit), far below what hundreds of
+ * sessions hold, while the hard limit usually allows much more: the service raises its soft
+ * limit to the hard one, and says so when even that is too low for MaxSessions.
+ */
+static void files_setup(int max_sessions)
+{
+#if HAVE_SYS_RESOURCE_H && HAVE_SETRLIMIT
+    struct rlimit rl;
+    rlim_t need = (rlim_t)max_sessions * FILES_PER_SESSION + FILES_BASE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+        /* no more than the need: some libraries still loop over every possible descriptor */
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : FFMIN(rl.rlim_max, FFMAX(need, old));
+        if (rl.rlim_cur > old && setrlimit(RLIMIT_NOFILE, &rl) >= 0)
+            av_log(NULL, AV_LOG_VERBOSE, "open files: the limit is raised from %llu to %llu\n",
+                   (unsigned long long)old, (unsigned long long)rl.rlim_cur);
+        else if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+            return;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        av_log(NULL, AV_LOG_WARNING, "open files are limited to %llu (ulimit -n, hard limit %llu): "
+               "Service MaxSessions %d may need up to %llu; sessions past the limit fail to open "
+               "their files\n", (unsigned long long)rl.rlim_cur,
+               (unsigned long long)rl.rlim_max, max_sessions, (unsigned long long)need);
 #endif
 }
 
@@ -94,6 +136,7 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
     int ret = 0, ret2;
 
     heap_setup();
+    files_setup(cfg->max_sessions);
     atomic_store(&ff_liverec_metrics.start_usec, av_gettime());
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
