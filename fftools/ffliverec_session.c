@@ -889,6 +889,9 @@ static int hls_times(const char *path, LiveRecFile *f)
     return 1;
 }
 
+/* what a damaged header (a file a crash cut) may say at most: a century */
+#define MAX_MEDIA_TIME (100LL * 366 * 86400 * AV_TIME_BASE)
+
 /*
  * The first timestamp and the duration of a finished file (microseconds) from what its header
  * says, without avformat_find_stream_info(), which opens a decoder per stream and decodes frames
@@ -910,6 +913,8 @@ static int header_times(AVFormatContext *ic, int64_t *start, int64_t *duration)
             continue;
         t = av_rescale_q(st->start_time, st->time_base, AV_TIME_BASE_Q);
         d = av_rescale_q(st->duration, st->time_base, AV_TIME_BASE_Q);
+        if (t < -MAX_MEDIA_TIME || t > MAX_MEDIA_TIME || d <= 0 || d > MAX_MEDIA_TIME)
+            continue;
         first = FFMIN(first, t);
         end   = FFMAX(end, t + d);
     }
@@ -918,15 +923,18 @@ static int header_times(AVFormatContext *ic, int64_t *start, int64_t *duration)
         *duration = end - first;
         return 1;
     }
-    if (ic->duration == AV_NOPTS_VALUE || ic->duration <= 0 || !(pkt = av_packet_alloc()))
+    if (ic->duration == AV_NOPTS_VALUE || ic->duration <= 0 || ic->duration > MAX_MEDIA_TIME ||
+        !(pkt = av_packet_alloc()))
         return 0;
     /* the earliest of the first packets of every stream (a few, in the first segment) */
     all = ic->nb_streams >= 64 ? UINT64_MAX : (UINT64_C(1) << ic->nb_streams) - 1;
     for (int n = 0; n < 64 && seen != all && av_read_frame(ic, pkt) >= 0; n++) {
         const AVStream *st = ic->streams[pkt->stream_index];
         int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-        if (ts != AV_NOPTS_VALUE) {
-            first = FFMIN(first, av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q));
+        if (ts != AV_NOPTS_VALUE &&
+            (ts = av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q)) >= -MAX_MEDIA_TIME &&
+            ts <= MAX_MEDIA_TIME) {
+            first = FFMIN(first, ts);
             if (pkt->stream_index < 64)
                 seen |= UINT64_C(1) << pkt->stream_index;
         }
