@@ -117,7 +117,7 @@ typedef struct LiveRecSegContext {
     int     base_fixed;     ///< the first file is closed: its dates are final
     int     have_base;
     int     nb_files;
-    int     io_error;       ///< writing the open file failed: nothing more is written into it
+    int     io_error;       ///< writing or opening a file failed: nothing more is written
 } LiveRecSegContext;
 
 static int set_options(AVFormatContext *s, AVDictionary **opts, const char *spec)
@@ -433,25 +433,43 @@ static int file_open(AVFormatContext *s, int64_t ts)
     }
 
     if ((ret = ff_liverec_nested_alloc(s, &c->oc, c->kind->format, c->work_url)) < 0)
-        return ret;
+        goto fail;
     oc = c->oc;
     av_dict_copy(&oc->metadata, s->metadata, 0);
     for (int i = 0; i < s->nb_streams; i++) {
         AVStream *st;
         if (c->map[i] < 0)
             continue;
-        if (!(st = ff_stream_clone(oc, s->streams[i])))
-            return AVERROR(ENOMEM);
+        if (!(st = ff_stream_clone(oc, s->streams[i]))) {
+            ret = AVERROR(ENOMEM);
+            goto fail;
+        }
         st->codecpar->codec_tag = 0;
     }
     if ((ret = s->io_open(s, &oc->pb, c->work_url, AVIO_FLAG_WRITE, NULL)) < 0) {
         av_log(s, AV_LOG_ERROR, "Cannot open '%s': %s\n", c->work_url, av_err2str(ret));
-        return ret;
+        goto fail;
     }
     if ((ret = set_options(s, &opts, c->kind->work_opts)) >= 0)
         ret = avformat_write_header(oc, &opts);
     av_dict_free(&opts);
     c->nb_files++;
+    if (ret < 0 || (ret = oc->pb->error) < 0)
+        goto fail;
+    return 0;
+
+fail:
+    /* A muxer whose header failed (a full disk) takes no packet and no trailer: it is freed, so
+     * the next packet opens a new file. What was created of the working file is finalized as a
+     * crash leaves it (a file without media is removed). */
+    if (c->oc) {
+        int opened = !!c->oc->pb;
+        ff_format_io_close(s, &c->oc->pb);
+        ff_liverec_nested_free(s, &c->oc);
+        if (opened && finalize(s, c->work_url, c->sid, c->file_wall, AV_NOPTS_VALUE) < 0)
+            av_log(s, AV_LOG_ERROR, "'%s' stays for the next start to finalize\n", c->work_url);
+    }
+    ff_liverec_unlock(&c->lock_fd);
     return ret;
 }
 
@@ -586,8 +604,11 @@ static int lrs_write_packet(AVFormatContext *s, AVPacket *pkt)
         if ((ret = file_close(s)) < 0)
             return ret;
     }
-    if (!c->oc && (ret = file_open(s, ts)) < 0)
+    if (!c->oc && (ret = file_open(s, ts)) < 0) {
+        /* not again for each packet the trailer flushes: the caller opens a new muxer */
+        c->io_error = 1;
         return ret;
+    }
     c->file_end = FFMAX(c->file_end, ts + FFMAX(dur, 0));
 
     /* every file starts at 0: the same offset for all streams keeps them in sync */
