@@ -407,6 +407,16 @@ static int recover(AVFormatContext *s, const char *path)
     return ret < 0 ? ret : 0;
 }
 
+/* Finalize the working file as a crash leaves it: what is complete in it, its end read from it
+ * (a file without media is removed). */
+static void finalize_as_left(AVFormatContext *s)
+{
+    LiveRecSegContext *c = s->priv_data;
+
+    if (finalize(s, c->work_url, c->sid, c->file_wall, AV_NOPTS_VALUE) < 0)
+        av_log(s, AV_LOG_ERROR, "'%s' stays for the next start to finalize\n", c->work_url);
+}
+
 static int file_open(AVFormatContext *s, int64_t ts)
 {
     LiveRecSegContext *c = s->priv_data;
@@ -460,14 +470,13 @@ static int file_open(AVFormatContext *s, int64_t ts)
 
 fail:
     /* A muxer whose header failed (a full disk) takes no packet and no trailer: it is freed, so
-     * the next packet opens a new file. What was created of the working file is finalized as a
-     * crash leaves it (a file without media is removed). */
+     * the next packet opens a new file; what was created of the working file is finalized. */
     if (c->oc) {
         int opened = !!c->oc->pb;
         ff_format_io_close(s, &c->oc->pb);
         ff_liverec_nested_free(s, &c->oc);
-        if (opened && finalize(s, c->work_url, c->sid, c->file_wall, AV_NOPTS_VALUE) < 0)
-            av_log(s, AV_LOG_ERROR, "'%s' stays for the next start to finalize\n", c->work_url);
+        if (opened)
+            finalize_as_left(s);
     }
     ff_liverec_unlock(&c->lock_fd);
     return ret;
@@ -487,11 +496,9 @@ static int file_close(AVFormatContext *s)
     if (ret >= 0)
         ret = ret2;
     if (ret < 0) {
-        /* finalized as a crash leaves it: what is complete in it, its end read from it */
         av_log(s, AV_LOG_ERROR, "Writing '%s' failed (%s): finalizing what is complete\n",
                c->work_url, av_err2str(ret));
-        if ((ret2 = finalize(s, c->work_url, c->sid, c->file_wall, AV_NOPTS_VALUE)) < 0)
-            av_log(s, AV_LOG_ERROR, "'%s' stays for the next start to finalize\n", c->work_url);
+        finalize_as_left(s);
     } else {
         ret = finalize(s, c->work_url, c->sid, c->file_wall,
                        c->file_wall + (c->file_end - c->file_start));
