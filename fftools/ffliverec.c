@@ -66,6 +66,7 @@ typedef struct LiveRecOptions {
     int   flush;
     int64_t rw_timeout;
     int64_t read_coalesce;
+    int64_t hook_hold;
     int   serve;
     int   status;
     int   export;
@@ -74,7 +75,7 @@ typedef struct LiveRecOptions {
 } LiveRecOptions;
 
 static LiveRecOptions opts = { .rw_timeout = 3000000, .read_coalesce = 100000,
-                               .stats_period = 10000000 };
+                               .hook_hold = 2000000, .stats_period = 10000000 };
 
 /* set by SIGINT/SIGTERM: sessions end cleanly (files finalized) */
 static volatile int received_signal;
@@ -145,6 +146,10 @@ static const OptionDef options[] = {
     { "read_coalesce", OPT_TYPE_TIME, OPT_EXPERT, { &opts.read_coalesce },
       "how much of an RTMP pull's data to let gather before each read (default 0.1 s, "
       "0: read at once)", "duration" },
+    { "hook_hold", OPT_TYPE_TIME, OPT_EXPERT, { &opts.hook_hold },
+      "how long -serve may hold an nginx-rtmp publish hook's answer until the recording has "
+      "subscribed, so that it starts at the push's first frame (default 2 s, 0: answer at once)",
+      "duration" },
     { "serve",  OPT_TYPE_BOOL,   0, { &opts.serve },
       "run as a service: record every push the origins' hooks announce, until SIGINT/SIGTERM" },
     { "listen", OPT_TYPE_STRING, 0, { &opts.listen },
@@ -388,6 +393,11 @@ static int check_durations(void)
                "duration, like 0.1 or 100ms)\n");
         return AVERROR(EINVAL);
     }
+    if (opts.hook_hold < 0 || opts.hook_hold > 5000000) {
+        av_log(NULL, AV_LOG_ERROR, "-hook_hold must be between 0 and 5 s (it is a duration, "
+               "like 2 or 500ms)\n");
+        return AVERROR(EINVAL);
+    }
     return 0;
 }
 
@@ -428,6 +438,7 @@ static int do_serve(LiveRecConfig *cfg)
         .spool        = opts.spool  ? opts.spool  : "spool",
         .rw_timeout   = opts.rw_timeout,
         .read_coalesce = opts.read_coalesce,
+        .hook_hold    = opts.hook_hold,
         .stats_period = opts.stats_period,
     };
     LiveRecState *st = NULL;

@@ -457,6 +457,17 @@ typedef struct LiveRecSessionStats {
     char          *outputs;
 } LiveRecSessionStats;
 
+/*
+ * Whether a session's pull is subscribed to its push: what the service waits for before it
+ * answers a publish hook of an origin that keeps no GOP for late players (-hook_hold). Shared
+ * by reference (AVBufferRef) between the session and the answers waiting for it.
+ */
+typedef struct LiveRecPullState {
+    atomic_int  subscribed;             ///< 1 while the input is open (an RTMP play started)
+    atomic_uint failures;               ///< opens of the input that failed, counted
+    atomic_int  ended;                  ///< the session is over
+} LiveRecPullState;
+
 typedef struct LiveRecSessionOptions {
     const char *domain, *app, *stream;  ///< checked with ff_liverec_check_stream_name()
     const char *input;                  ///< URL, or NULL: the config's Origin PullUrl
@@ -468,6 +479,7 @@ typedef struct LiveRecSessionOptions {
     atomic_int *cancel;                 ///< this session's own stop flag (NULL: none)
     atomic_int *wake;                   ///< set when a push was announced: retry now (or NULL)
     atomic_int *gone;                   ///< set when the origin said the push ended (or NULL)
+    LiveRecPullState *pull;             ///< kept up to date for the service (or NULL)
     LiveRecSessionStats *stats;         ///< shown by the service (NULL: a status line instead)
     LiveRecConfigHolder *tasks;         ///< the configuration in force: its tasks apply at once
                                         ///< (NULL: the tasks of cfg only)

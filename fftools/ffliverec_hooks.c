@@ -75,7 +75,7 @@ static int deliver(LiveRecManager *m, LiveRecHttpRequest *req, LiveRecHttpRespon
 
     h->origin_name = ff_liverec_http_arg(req, "origin");
     av_bprint_init(&why, 0, 1024);
-    ret = ff_liverec_manager_hook(m, h, &why);
+    ret = ff_liverec_manager_hook(m, h, &why, &resp->hold);
     ff_liverec_hook_free(h);
     if (ret == AVERROR(EINVAL)) {
         ret = bad_request(req, resp, "the push cannot be read");

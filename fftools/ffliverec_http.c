@@ -19,14 +19,16 @@
  */
 
 /*
- * One libmicrohttpd daemon with its own polling thread: every request is answered on that one
- * thread, so whatever a route calls runs there and nowhere else. A request body is collected
- * up to BODY_MAX bytes (a larger one is answered 400 without being kept), then the route of the
- * path is called with the whole request and fills in the answer. Routes answer at once: an
- * origin holds its publisher until its hook is answered.
+ * One libmicrohttpd daemon with a small pool of polling threads. A request body is collected up
+ * to BODY_MAX bytes (a larger one is answered 400 without being kept), then the route of the
+ * path is called with the whole request and fills in the answer. Routes answer at once, except
+ * that a publish hook's answer may be held (LiveRecHold): its connection is suspended, and the
+ * releaser thread resumes it when the hold is over, checking every HOLD_POLL. An origin holds
+ * its publisher until its hook is answered.
  */
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <string.h>
@@ -39,22 +41,38 @@
 #include "libavutil/error.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
+#include "libavutil/time.h"
 
 #include "ffliverec_serve.h"
 
 #define BODY_MAX (64 << 10)
 #define HTTP_THREADS 4
-
-struct LiveRecHttp {
-    struct MHD_Daemon *daemon;
-    LiveRecManager *manager;
-};
+#define HOLD_POLL 10000                 ///< microseconds
 
 /* one request being received */
 typedef struct Request {
     AVBPrint body;
     int too_big;
+    int held;                           ///< suspended: resp is sent when it is resumed
+    LiveRecHttpResponse resp;
 } Request;
+
+typedef struct Held {
+    struct MHD_Connection *c;
+    Request *r;
+} Held;
+
+struct LiveRecHttp {
+    struct MHD_Daemon *daemon;
+    LiveRecManager *manager;
+    pthread_t releaser;
+    int releaser_started;
+    pthread_mutex_t lock;               ///< guards what follows
+    pthread_cond_t cond;
+    Held *held;
+    int nb_held, held_size;
+    int stopping;
+};
 
 typedef struct Route {
     const char *method;
@@ -134,6 +152,80 @@ static enum MHD_Result send_response(struct MHD_Connection *c, LiveRecHttpRespon
     return ret;
 }
 
+/* Suspend c until resp's hold is over; 0 if it cannot be (answered at once then). */
+static int hold(LiveRecHttp *h, struct MHD_Connection *c, Request *r, LiveRecHttpResponse *resp)
+{
+    int ok = 0;
+
+    pthread_mutex_lock(&h->lock);
+    if (h->nb_held == h->held_size && !h->stopping) {
+        int size = FFMAX(2 * h->held_size, 16);
+        Held *held = av_realloc_array(h->held, size, sizeof(*held));
+        if (held) {
+            h->held      = held;
+            h->held_size = size;
+        }
+    }
+    if (!h->stopping && h->releaser_started && h->nb_held < h->held_size) {
+        /* suspended before the releaser can see it: it resumes only what is suspended */
+        MHD_suspend_connection(c);
+        h->held[h->nb_held++] = (Held){ c, r };
+        r->resp = *resp;
+        r->held = 1;
+        pthread_cond_signal(&h->cond);
+        ok = 1;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return ok;
+}
+
+/* Resume the held answers whose hold is over (all of them when stopping). Locked. */
+static void release(LiveRecHttp *h, int all)
+{
+    int64_t now = av_gettime_relative();
+
+    for (int i = 0; i < h->nb_held; i++) {
+        Held *hd = &h->held[i];
+        LiveRecHold *hl = &hd->r->resp.hold;
+        int end = ff_liverec_hold_check(hl, now);
+
+        if (end == LIVEREC_HOLD_WAITING && !all)
+            continue;
+        if (end == LIVEREC_HOLD_TIMEOUT)
+            av_log(NULL, AV_LOG_WARNING, "%s: the publisher is let go before the recording "
+                   "could subscribe (%.1f s): the push's first frames may be missing\n",
+                   hl->name, (now - hl->since) / 1e6);
+        else
+            av_log(NULL, AV_LOG_VERBOSE, "%s: publish hook answered after %.3f s (%s)\n",
+                   hl->name, (now - hl->since) / 1e6,
+                   end == LIVEREC_HOLD_SUBSCRIBED ? "the recording subscribed" :
+                   end == LIVEREC_HOLD_FAILED ? "the recording could not subscribe" : "stopping");
+        ff_liverec_hold_free(hl);
+        MHD_resume_connection(hd->c);
+        h->held[i--] = h->held[--h->nb_held];
+    }
+}
+
+static void *releaser_main(void *arg)
+{
+    LiveRecHttp *h = arg;
+
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping) {
+        if (!h->nb_held) {
+            pthread_cond_wait(&h->cond, &h->lock);
+            continue;
+        }
+        release(h, 0);
+        pthread_mutex_unlock(&h->lock);
+        av_usleep(HOLD_POLL);
+        pthread_mutex_lock(&h->lock);
+    }
+    release(h, 1);
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -145,6 +237,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     const Route *route = NULL;
     enum MHD_Result ret;
 
+    if (r && r->held) {
+        /* resumed: the answer made when it was held */
+        r->held = 0;
+        ret = send_response(c, &r->resp);
+        av_freep(&r->resp.body);
+        return ret;
+    }
     if (!r) {
         /* the headers: start collecting the body */
         if (!(r = av_mallocz(sizeof(*r))))
@@ -192,6 +291,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
                                 resp.status == MHD_HTTP_FORBIDDEN ? LIVEREC_REQUEST_DENIED :
                                 resp.status < 500 ? LIVEREC_REQUEST_REFUSED : LIVEREC_REQUEST_ERROR], 1);
     }
+    if (resp.hold.pull && resp.status == MHD_HTTP_OK && hold(h, c, r, &resp))
+        return MHD_YES;
+    ff_liverec_hold_free(&resp.hold);
     ret = send_response(c, &resp);
     av_free(resp.body);
     return ret;
@@ -204,6 +306,8 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r)
         return;
     av_bprint_finalize(&r->body, NULL);
+    av_freep(&r->resp.body);
+    ff_liverec_hold_free(&r->resp.hold);
     av_freep(con_cls);
 }
 
@@ -235,6 +339,27 @@ static int parse_listen(const char *listen, struct addrinfo **ai)
     return getaddrinfo(host, colon + 1, &hints, ai) ? AVERROR(EINVAL) : 0;
 }
 
+/* Answer what is held and end the releaser thread; nothing is held from then on. */
+static void stop_releaser(LiveRecHttp *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->stopping = 1;
+    pthread_cond_signal(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+    if (h->releaser_started)
+        pthread_join(h->releaser, NULL);
+    h->releaser_started = 0;
+}
+
+static void http_free(LiveRecHttp **ph)
+{
+    LiveRecHttp *h = *ph;
+    av_freep(&h->held);
+    pthread_cond_destroy(&h->cond);
+    pthread_mutex_destroy(&h->lock);
+    av_freep(ph);
+}
+
 int ff_liverec_http_start(LiveRecHttp **ph, const char *listen, LiveRecManager *m)
 {
     LiveRecHttp *h;
@@ -252,8 +377,15 @@ int ff_liverec_http_start(LiveRecHttp **ph, const char *listen, LiveRecManager *
         return AVERROR(ENOMEM);
     }
     h->manager = m;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->cond, NULL);
+    if ((ret = pthread_create(&h->releaser, NULL, releaser_main, h)))
+        av_log(NULL, AV_LOG_WARNING, "cannot start a thread (%s): publish hooks are answered "
+               "at once\n", av_err2str(AVERROR(ret)));
+    h->releaser_started = !ret;
     h->daemon  = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-                                  MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                                  MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                                  (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
                                   0, NULL, NULL, answer, h,
                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                                   MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -268,7 +400,8 @@ int ff_liverec_http_start(LiveRecHttp **ph, const char *listen, LiveRecManager *
     if (!h->daemon) {
         av_log(NULL, AV_LOG_ERROR, "cannot listen on %s (in use, or not an address of this "
                "machine)\n", listen);
-        av_free(h);
+        stop_releaser(h);
+        http_free(&h);
         return AVERROR(EADDRINUSE);
     }
     av_log(NULL, AV_LOG_INFO, "listening on http://%s/ (status page /, API POST /, /metrics; "
@@ -283,6 +416,8 @@ void ff_liverec_http_stop(LiveRecHttp **ph)
     LiveRecHttp *h = *ph;
     if (!h)
         return;
+    /* the held answers are sent first: no connection stays suspended */
+    stop_releaser(h);
     MHD_stop_daemon(h->daemon);
-    av_freep(ph);
+    http_free(ph);
 }

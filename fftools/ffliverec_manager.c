@@ -63,6 +63,7 @@ typedef struct Session {
     LiveRecSessionOptions so;
     LiveRecSessionStats stats;
     atomic_int cancel, wake, gone, done;
+    AVBufferRef *pull;                  ///< a LiveRecPullState, also held by waiting answers
     int64_t started;                    ///< av_gettime_relative()
 } Session;
 
@@ -134,6 +135,7 @@ static void *session_main(void *arg)
         ff_liverec_session_run(cfg_of(s->cfg_ref), &s->so);
         ff_liverec_state_close(&st);
     }
+    atomic_store(&s->so.pull->ended, 1);
     atomic_store(&s->stats.phase, LIVEREC_SESSION_ENDED);
     atomic_store(&s->done, 1);
     return NULL;
@@ -146,6 +148,7 @@ static void session_free(Session **ps)
         return;
     pthread_mutex_destroy(&s->stats.lock);
     av_freep(&s->stats.outputs);
+    av_buffer_unref(&s->pull);
     av_buffer_unref(&s->cfg_ref);
     av_freep(&s->domain);
     av_freep(&s->app);
@@ -193,6 +196,7 @@ static int spawn_session(LiveRecManager *m, Stream *st, int leftovers)
     if ((s = av_mallocz(sizeof(*s))))
         pthread_mutex_init(&s->stats.lock, NULL);
     if (!s || !(s->cfg_ref = av_buffer_ref(m->cfg)) ||
+        !(s->pull = av_buffer_allocz(sizeof(LiveRecPullState))) ||
         !(s->domain = av_strdup(st->domain)) || !(s->app = av_strdup(st->app)) ||
         !(s->stream = av_strdup(st->stream)) || (st->input && !(s->input = av_strdup(st->input))) ||
         !(s->prefix = av_asprintf("%s/%s/%s", st->domain, st->app, st->stream))) {
@@ -216,6 +220,7 @@ static int spawn_session(LiveRecManager *m, Stream *st, int leftovers)
         .cancel        = &s->cancel,
         .wake          = &s->wake,
         .gone          = &s->gone,
+        .pull          = (LiveRecPullState *)s->pull->data,
         .stats         = &s->stats,
         .tasks         = m->opts.holder,
         .uploader      = m->opts.uploader,
@@ -462,7 +467,53 @@ static int set_str(char **dst, const char *src)
     return 0;
 }
 
-int ff_liverec_manager_hook(LiveRecManager *m, const LiveRecHook *h, AVBPrint *why)
+/*
+ * nginx-rtmp sends a player that joins a live stream what comes after it joined (it keeps no
+ * GOP), but it holds a publisher until the publish hook is answered, and lets a player
+ * subscribe to a stream nobody publishes yet: the answer waits until the pull has started
+ * playing, so the recording begins at the push's first frame. SRS and Node-Media-Server keep
+ * the last GOP for a late player; MediaMTX's hook comes once the publisher is in. Locked.
+ */
+static void hold_publisher(LiveRecManager *m, const LiveRecOrigin *o, Stream *st,
+                           LiveRecHold *hold)
+{
+    const LiveRecPullState *ps;
+
+    if (!hold || m->opts.hook_hold <= 0 || o->type != LIVEREC_ORIGIN_NGINX_RTMP ||
+        !st->session || st->session->so.leftovers)
+        return;
+    ps = (const LiveRecPullState *)st->session->pull->data;
+    if (atomic_load(&ps->subscribed) || atomic_load(&ps->ended))
+        return;     /* a waiting session's play goes on into the new push */
+    if (!(hold->name = av_asprintf("%s/%s/%s", st->domain, st->app, st->stream)) ||
+        !(hold->pull = av_buffer_ref(st->session->pull))) {
+        ff_liverec_hold_free(hold);
+        return;     /* answered at once: the push is still recorded, maybe from its next GOP */
+    }
+    hold->failures = atomic_load(&ps->failures);
+    hold->since    = av_gettime_relative();
+    hold->until    = hold->since + m->opts.hook_hold;
+}
+
+int ff_liverec_hold_check(const LiveRecHold *h, int64_t now)
+{
+    const LiveRecPullState *ps = (const LiveRecPullState *)h->pull->data;
+
+    if (atomic_load(&ps->subscribed))
+        return LIVEREC_HOLD_SUBSCRIBED;
+    if (atomic_load(&ps->ended) || atomic_load(&ps->failures) != h->failures)
+        return LIVEREC_HOLD_FAILED;
+    return now >= h->until ? LIVEREC_HOLD_TIMEOUT : LIVEREC_HOLD_WAITING;
+}
+
+void ff_liverec_hold_free(LiveRecHold *h)
+{
+    av_buffer_unref(&h->pull);
+    av_freep(&h->name);
+}
+
+int ff_liverec_manager_hook(LiveRecManager *m, const LiveRecHook *h, AVBPrint *why,
+                            LiveRecHold *hold)
 {
     const LiveRecConfig *cfg;
     const LiveRecOrigin *o;
@@ -537,6 +588,7 @@ int ff_liverec_manager_hook(LiveRecManager *m, const LiveRecHook *h, AVBPrint *w
            ff_liverec_origin_type_names[h->type]);
     push_event(m, m->hook_state, st, 1);
     start_session(m, m->hook_state, st, "hook");
+    hold_publisher(m, o, st, hold);
 end:
     pthread_mutex_unlock(&m->lock);
     return ret;

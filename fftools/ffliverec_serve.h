@@ -36,6 +36,7 @@ typedef struct LiveRecManagerOptions {
     const char *state_dir;
     int64_t rw_timeout;                 ///< microseconds
     int64_t read_coalesce;              ///< microseconds
+    int64_t hook_hold;                  ///< microseconds a publish hook may be held, 0: none
     int64_t stats_period;               ///< microseconds between status lines, 0: none
     volatile int *stop;                 ///< set by SIGINT/SIGTERM
     LiveRecWorker *uploader, *notifier;
@@ -56,6 +57,28 @@ typedef struct LiveRecHook {
 
 void ff_liverec_hook_free(LiveRecHook *h);
 
+/**
+ * The answer to a publish hook kept back (the origin holds its publisher meanwhile) until the
+ * session recording the push has subscribed to it, could not, or ended, or until a time limit.
+ */
+typedef struct LiveRecHold {
+    AVBufferRef *pull;                  ///< the session's LiveRecPullState, NULL: no hold
+    unsigned failures;                  ///< its failed opens when the hold began
+    int64_t since, until;               ///< av_gettime_relative()
+    char *name;                         ///< DOMAIN/APP/STREAM, for the log
+} LiveRecHold;
+
+enum LiveRecHoldEnd {
+    LIVEREC_HOLD_WAITING,
+    LIVEREC_HOLD_SUBSCRIBED,
+    LIVEREC_HOLD_FAILED,                ///< the pull could not open, or the session ended
+    LIVEREC_HOLD_TIMEOUT,
+};
+
+/** Whether a hold is over, and why (enum LiveRecHoldEnd). */
+int  ff_liverec_hold_check(const LiveRecHold *h, int64_t now);
+void ff_liverec_hold_free(LiveRecHold *h);
+
 /** Takes ownership of cfg (ff_liverec_config_free() when the last session is done with it). */
 int  ff_liverec_manager_start(LiveRecManager **m, LiveRecConfig *cfg,
                               const LiveRecManagerOptions *opts);
@@ -69,9 +92,11 @@ void ff_liverec_manager_stop(LiveRecManager **m);
 int  ff_liverec_manager_check_token(LiveRecManager *m, const char *token);
 /**
  * A push started or ended, as a hook said: record it (or not) and queue its event. Called on the
- * listener's thread only. Returns 0 (why says what was done) or a negative AVERROR.
+ * listener's thread only. Returns 0 (why says what was done) or a negative AVERROR. If hold is
+ * set on return, the answer should wait for it (-hook_hold).
  */
-int  ff_liverec_manager_hook(LiveRecManager *m, const LiveRecHook *h, AVBPrint *why);
+int  ff_liverec_manager_hook(LiveRecManager *m, const LiveRecHook *h, AVBPrint *why,
+                             LiveRecHold *hold);
 
 /* ffliverec_http.c: the listener */
 typedef struct LiveRecHttpRequest {
@@ -89,6 +114,7 @@ typedef struct LiveRecHttpResponse {
     const char *cache_control;          ///< NULL: none
     char       *body;
     size_t      len;
+    LiveRecHold hold;                   ///< sent when the hold is over (200 only)
 } LiveRecHttpResponse;
 
 int  ff_liverec_http_start(LiveRecHttp **h, const char *listen, LiveRecManager *m);
@@ -237,6 +263,7 @@ typedef struct LiveRecServeOptions {
     const char *state_dir;              ///< set up (ff_liverec_state_open()) by the caller
     int64_t rw_timeout;                 ///< microseconds
     int64_t read_coalesce;              ///< microseconds
+    int64_t hook_hold;                  ///< microseconds a publish hook may be held, 0: none
     int64_t stats_period;               ///< microseconds
 } LiveRecServeOptions;
 

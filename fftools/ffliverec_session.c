@@ -82,6 +82,9 @@ struct LiveRecSession {
     LiveRecSessionOptions opts;
     char *input_url;
     AVFormatContext *ic;
+    /** libavformat's own opener of the input, called by subscribed_io_open() */
+    int (*io_open)(AVFormatContext *ic, AVIOContext **pb, const char *url, int flags,
+                   AVDictionary **options);
     Output *outs;
     int nb_outs;
     int pushes;
@@ -433,6 +436,29 @@ static void nap(LiveRecSession *s, int64_t usec)
     }
 }
 
+/*
+ * The input's own connection is open: for RTMP (rtmp_wait_data 0), the origin has started the
+ * play. An origin without a GOP cache sends a player what comes after it joined: the service
+ * answers the publish hook now (-hook_hold).
+ */
+static int subscribed_io_open(AVFormatContext *ic, AVIOContext **pb, const char *url, int flags,
+                              AVDictionary **options)
+{
+    LiveRecSession *s = ic->opaque;
+    int ret = s->io_open(ic, pb, url, flags, options);
+
+    if (ret >= 0 && pb == &ic->pb)
+        atomic_store(&s->opts.pull->subscribed, 1);
+    return ret;
+}
+
+static void close_input(LiveRecSession *s)
+{
+    avformat_close_input(&s->ic);
+    if (s->opts.pull)
+        atomic_store(&s->opts.pull->subscribed, 0);
+}
+
 static int open_input(LiveRecSession *s)
 {
     AVDictionary *opts = NULL;
@@ -442,34 +468,43 @@ static int open_input(LiveRecSession *s)
         return AVERROR(ENOMEM);
     s->ic->interrupt_callback.callback = interrupt_cb;
     s->ic->interrupt_callback.opaque   = s;
+    if (s->opts.pull) {
+        s->ic->opaque  = s;
+        s->io_open     = s->ic->io_open;
+        s->ic->io_open = subscribed_io_open;
+    }
     av_dict_set_int(&opts, "rw_timeout", s->opts.rw_timeout, 0);
     /* the recordings are stream copies that never use a frame rate: probing does not wait for
      * the 40 video frames (1.6 s at 25 fps) that FFmpeg reads to estimate one */
     av_dict_set_int(&opts, "fpsprobesize", 0, 0);
-    /* fewer wake-ups per stream: see -read_coalesce in the manual */
-    if (av_strstart(s->input_url, "rtmp://", NULL))
+    if (av_strstart(s->input_url, "rtmp://", NULL)) {
+        /* fewer wake-ups per stream: see -read_coalesce in the manual */
         av_dict_set_int(&opts, "rtmp_read_coalesce", s->opts.read_coalesce / 1000, 0);
+        /* the service is told as soon as the play started, not at the push's first packet */
+        if (s->opts.pull)
+            av_dict_set_int(&opts, "rtmp_wait_data", 0, 0);
+    }
     ret = avformat_open_input(&s->ic, s->input_url, NULL, &opts);
     av_dict_free(&opts);
-    if (ret < 0)
-        return ret;
-    if ((ret = avformat_find_stream_info(s->ic, NULL)) < 0) {
-        avformat_close_input(&s->ic);
-        return ret;
-    }
+    if (ret >= 0 && (ret = avformat_find_stream_info(s->ic, NULL)) < 0)
+        close_input(s);
     /* an origin may replay what it kept of a publisher that has left (Node-Media-Server, for
      * 30 s) without its parameters: that is no push */
-    for (unsigned i = 0; i < s->ic->nb_streams; i++) {
+    for (unsigned i = 0; ret >= 0 && i < s->ic->nb_streams; i++) {
         const AVCodecParameters *par = s->ic->streams[i]->codecpar;
         if ((par->codec_type == AVMEDIA_TYPE_VIDEO && par->width <= 0) ||
             (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate <= 0)) {
             av_log(NULL, AV_LOG_VERBOSE, "%s: stream %u has no parameters: not a push\n",
                    s->input_url, i);
-            avformat_close_input(&s->ic);
-            return AVERROR(EAGAIN);
+            close_input(s);
+            ret = AVERROR(EAGAIN);
         }
     }
-    return 0;
+    if (ret < 0 && s->opts.pull) {
+        atomic_store(&s->opts.pull->subscribed, 0);
+        atomic_fetch_add(&s->opts.pull->failures, 1);
+    }
+    return ret;
 }
 
 /* What the service shows of the recordings (its status page, DescribeRecordTask): when changed. */
@@ -1245,7 +1280,7 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
         int64_t gone, window, delay = 500000;
 
         ret = record_push(&s);
-        avformat_close_input(&s.ic);
+        close_input(&s);
         for (int i = 0; i < s.nb_outs; i++)
             close_output(&s.outs[i]);
         collect_finished(&s);
@@ -1311,7 +1346,7 @@ end:
     av_freep(&s.last_par);
     av_freep(&s.last_dts);
     av_freep(&s.last_raw_dts);
-    avformat_close_input(&s.ic);
+    close_input(&s);
     av_freep(&s.input_url);
     if (opts->stats)
         atomic_store(&opts->stats->phase, LIVEREC_SESSION_ENDED);

@@ -135,4 +135,10 @@ grep -q "rw_timeout must be between 0.1 s and 1 hour" "$LR_DIR/rw.out" || lr_fai
     lr_fail "-read_coalesce 100000 (28 hours) was accepted"
 grep -q "read_coalesce must be between 0 and 1 s" "$LR_DIR/rc.out" || lr_fail "no clear error for -read_coalesce 100000: $(cat "$LR_DIR/rc.out")"
 [ -e "$LR_DIR/rc-state" ] && lr_fail "a refused command made its state folder"
+# and -hook_hold, up to 5 s (nginx-rtmp gives up on a hook after 10)
+"$ffl" -hide_banner -config "$example" -serve -listen 127.0.0.1:9 -hook_hold 2000000 \
+    -spool "$LR_DIR/hh-spool" -state "$LR_DIR/hh-state" > "$LR_DIR/hh.out" 2>&1 &&
+    lr_fail "-hook_hold 2000000 (23 days) was accepted"
+grep -q "hook_hold must be between 0 and 5 s" "$LR_DIR/hh.out" || lr_fail "no clear error for -hook_hold 2000000: $(cat "$LR_DIR/hh.out")"
+[ -e "$LR_DIR/hh-state" ] && lr_fail "a refused command made its state folder"
 lr_pass
