@@ -164,6 +164,49 @@ static int open_working(AVFormatContext *s, const char *url, AVFormatContext **p
     return 0;
 }
 
+typedef struct RemuxState {
+    AVFormatContext *ic, *oc;
+    AVPacket **held;        ///< per stream: its last packet read, written when the next comes
+    int64_t *last_duration; ///< per stream: of the packet written before, in its time base
+    int64_t first, end;     ///< AV_TIME_BASE
+} RemuxState;
+
+/*
+ * Write (or only measure, without oc) the packet held for stream i. A demuxer that was not asked
+ * to probe gives no durations: the MP4 demuxer leaves them to the next sample, and none to the
+ * last one of a file. A held packet without one gets the time to the next packet of its stream,
+ * or at the end the duration of the one before it, so the final file's last samples last as long
+ * as the others and its edit lists do not leave them out.
+ */
+static int write_held(RemuxState *r, int i, const AVPacket *next)
+{
+    AVPacket *pkt = r->held[i];
+    const AVStream *ist = r->ic->streams[i];
+
+    if (!pkt->data && !pkt->side_data_elems)
+        return 0;
+    if (pkt->duration <= 0) {
+        if (next && next->dts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE && next->dts > pkt->dts)
+            pkt->duration = next->dts - pkt->dts;
+        else if (!next)
+            pkt->duration = r->last_duration[i];
+    }
+    r->last_duration[i] = pkt->duration;
+    if (pkt->dts != AV_NOPTS_VALUE) {
+        int64_t ts = av_rescale_q(pkt->dts, ist->time_base, AV_TIME_BASE_Q);
+        int64_t d  = av_rescale_q(pkt->duration, ist->time_base, AV_TIME_BASE_Q);
+        if (r->first == AV_NOPTS_VALUE)
+            r->first = ts;
+        r->end = FFMAX(r->end, ts + FFMAX(d, 0));
+    }
+    if (!r->oc) {
+        av_packet_unref(pkt);
+        return 0;
+    }
+    av_packet_rescale_ts(pkt, ist->time_base, r->oc->streams[i]->time_base);
+    return av_interleaved_write_frame(r->oc, pkt);
+}
+
 /*
  * Copy the file at in_url into its final form at out_url (NULL: only read it); *duration gets its
  * length, -1 when it holds no packet.
@@ -171,42 +214,51 @@ static int open_working(AVFormatContext *s, const char *url, AVFormatContext **p
 static int remux(AVFormatContext *s, const char *in_url, const char *out_url, int64_t *duration)
 {
     LiveRecSegContext *c = s->priv_data;
-    AVFormatContext *ic = NULL, *oc = NULL;
+    RemuxState r = { .first = AV_NOPTS_VALUE };
     AVDictionary *opts = NULL;
     AVPacket *pkt = av_packet_alloc();
-    int64_t end = 0, first = AV_NOPTS_VALUE;
     int ret;
 
     if (!pkt)
         return AVERROR(ENOMEM);
-    if ((ret = open_working(s, in_url, &ic)) < 0)
+    if ((ret = open_working(s, in_url, &r.ic)) < 0)
         goto end;
+    if (!(r.held = av_calloc(r.ic->nb_streams, sizeof(*r.held))) ||
+        !(r.last_duration = av_calloc(r.ic->nb_streams, sizeof(*r.last_duration)))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    for (int i = 0; i < r.ic->nb_streams; i++)
+        if (!(r.held[i] = av_packet_alloc())) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
     if (!out_url)
         goto read;
-    if ((ret = ff_liverec_nested_alloc(s, &oc, c->kind->format, out_url)) < 0)
+    if ((ret = ff_liverec_nested_alloc(s, &r.oc, c->kind->format, out_url)) < 0)
         goto end;
-    for (int i = 0; i < ic->nb_streams; i++) {
-        AVStream *st = avformat_new_stream(oc, NULL);
+    for (int i = 0; i < r.ic->nb_streams; i++) {
+        AVStream *st = avformat_new_stream(r.oc, NULL);
         if (!st) {
             ret = AVERROR(ENOMEM);
             goto end;
         }
-        if ((ret = avcodec_parameters_copy(st->codecpar, ic->streams[i]->codecpar)) < 0)
+        if ((ret = avcodec_parameters_copy(st->codecpar, r.ic->streams[i]->codecpar)) < 0)
             goto end;
         st->codecpar->codec_tag = 0;
-        st->time_base = ic->streams[i]->time_base;
+        st->time_base = r.ic->streams[i]->time_base;
     }
-    if ((ret = s->io_open(s, &oc->pb, out_url, AVIO_FLAG_WRITE, NULL)) < 0) {
+    if ((ret = s->io_open(s, &r.oc->pb, out_url, AVIO_FLAG_WRITE, NULL)) < 0) {
         av_log(s, AV_LOG_ERROR, "Cannot open '%s' for writing: %s\n", out_url, av_err2str(ret));
         goto end;
     }
     if ((ret = set_options(s, &opts, c->kind->final_opts)) < 0 ||
-        (ret = avformat_write_header(oc, &opts)) < 0)
+        (ret = avformat_write_header(r.oc, &opts)) < 0)
         goto end;
 read:
     for (;;) {
-        AVStream *ist;
-        ret = av_read_frame(ic, pkt);
+        int i;
+        ret = av_read_frame(r.ic, pkt);
         if (ret < 0) {
             /* the end of a file cut short by a crash is its end */
             if (ret != AVERROR_EOF)
@@ -214,29 +266,25 @@ read:
                        in_url, av_err2str(ret));
             break;
         }
-        ist = ic->streams[pkt->stream_index];
-        if (pkt->dts != AV_NOPTS_VALUE) {
-            int64_t ts = av_rescale_q(pkt->dts, ist->time_base, AV_TIME_BASE_Q);
-            int64_t d  = av_rescale_q(pkt->duration, ist->time_base, AV_TIME_BASE_Q);
-            if (first == AV_NOPTS_VALUE)
-                first = ts;
-            end = FFMAX(end, ts + FFMAX(d, 0));
-        }
-        if (!oc) {
-            av_packet_unref(pkt);
-            continue;
-        }
-        av_packet_rescale_ts(pkt, ist->time_base, oc->streams[pkt->stream_index]->time_base);
-        if ((ret = av_interleaved_write_frame(oc, pkt)) < 0)
+        i = pkt->stream_index;
+        if ((ret = write_held(&r, i, pkt)) < 0)
             goto end;
+        av_packet_move_ref(r.held[i], pkt);
     }
-    ret = oc ? av_write_trailer(oc) : 0;
-    *duration = first == AV_NOPTS_VALUE ? -1 : end - first;
+    for (int i = 0; i < r.ic->nb_streams; i++)
+        if ((ret = write_held(&r, i, NULL)) < 0)
+            goto end;
+    ret = r.oc ? av_write_trailer(r.oc) : 0;
+    *duration = r.first == AV_NOPTS_VALUE ? -1 : r.end - r.first;
 end:
     av_dict_free(&opts);
     av_packet_free(&pkt);
-    ff_liverec_nested_free(s, &oc);
-    avformat_close_input(&ic);
+    for (int i = 0; r.held && i < r.ic->nb_streams; i++)
+        av_packet_free(&r.held[i]);
+    av_freep(&r.held);
+    av_freep(&r.last_duration);
+    ff_liverec_nested_free(s, &r.oc);
+    avformat_close_input(&r.ic);
     return ret;
 }
 

@@ -5,7 +5,8 @@
 # answer to the hook (nginx holds the publisher meanwhile) until the pull has subscribed, at most
 # -hook_hold. Three services in turn, each on the same nginx:
 #   a: PullUrl right: the MP4 holds every video frame pushed (6 s at 25 fps: 150, the first a
-#      keyframe at 0) and the answer came once the recording subscribed, well within the limit;
+#      keyframe at 0), and plays every audio sample it holds (the last one is not cut by the edit
+#      list), and the answer came once the recording subscribed, well within the limit;
 #   b: PullUrl to a closed port: the answer comes as soon as the pull fails, not after the limit;
 #   c: PullUrl to a port that accepts and never answers, -hook_hold 0.5: the publisher is let go
 #      after 0.5 s, with a warning naming the stream.
@@ -51,8 +52,13 @@ frames=$("$LR_FFPROBE" -v error -select_streams v -count_packets -show_entries s
          -of csv=p=0 "$mp4")
 first=$("$LR_FFPROBE" -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 \
         -read_intervals "%+#1" "$mp4")
-lr_log "a: hook answered after $t s; $frames video frames recorded of 150 pushed, the first: $first"
+# every audio sample the MP4 holds is played: its last one has a duration, so the edit list
+# does not leave it out
+set -- $("$LR_FFPROBE" -v error -select_streams a -count_packets \
+         -show_entries stream=nb_frames,nb_read_packets -of csv=p=0 "$mp4" | tr ',' ' ')
+lr_log "a: hook answered after $t s; $frames video frames recorded of 150 pushed, the first: $first; audio: $2 of the $1 samples played"
 [ "$frames" = 150 ] || lr_fail "a: $frames video frames recorded, 150 pushed"
+[ "$1" -ge 258 ] && [ "$1" = "$2" ] || lr_fail "a: $2 audio packets read of the $1 in the MP4 (6 s: 259)"
 case "$first" in
     0.000000,K*) ;;
     *) lr_fail "a: the first video frame is $first, not a keyframe at 0" ;;
