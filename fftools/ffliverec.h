@@ -422,6 +422,8 @@ enum LiveRecMetricRequest {
 typedef struct LiveRecMetrics {
     atomic_int_least64_t recordings_started;            ///< outputs opened
     atomic_int_least64_t recordings_failed;             ///< outputs that could not start or failed
+    atomic_int_least64_t behind;                        ///< times a push was read late (pace)
+    atomic_int_least64_t gaps;                          ///< media missing inside a push
     atomic_int_least64_t files[LIVEREC_NB_FORMATS];     ///< finished files put in the catalog
     atomic_int_least64_t bytes[LIVEREC_NB_FORMATS];     ///< their sizes
     atomic_int_least64_t uploads[LIVEREC_NB_RESULTS];   ///< upload attempts by result

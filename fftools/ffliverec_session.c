@@ -95,6 +95,10 @@ struct LiveRecSession {
     int reading;                    ///< inside a push (not opening one)
     int64_t outputs_checked;        ///< Unix second update_outputs() last ran, INT64_MIN: never
     int64_t last_packet;            ///< av_gettime_relative() of the last packet read
+    int     pace_stream;            ///< the input stream the pace is followed on, -1: none
+    int64_t pace_base;              ///< least wall clock minus media time seen in the push
+    int64_t pace_dts;               ///< last timestamp of pace_stream (AV_TIME_BASE)
+    int     behind;                 ///< the push is read late (told once until caught up)
     int64_t *last_dts;              ///< per input stream, AV_TIME_BASE, AV_NOPTS_VALUE if none
     int64_t *last_raw_dts;          ///< the same in the stream's time base
     AVCodecParameters **last_par;   ///< stream parameters of the last push (to finalize HLS)
@@ -737,6 +741,61 @@ static void output_works(LiveRecSession *s, Output *out)
     status_event(s, "record_resumed", "%s: writing works again", out->url);
 }
 
+/*
+ * Whether the push is read as fast as it comes. Behind: its media time falls more than
+ * BEHIND_LIMIT behind the wall clock, counted from the point it was furthest ahead (an origin's
+ * GOP cache and what probing read come in a burst); the machine does not keep up, or the
+ * publisher sends slower than real time. A gap: its timestamps jump forward by more than
+ * GAP_LIMIT; an origin drops what a late reader did not take (nginx-rtmp past max_queue), or the
+ * publisher sent nothing. Either is logged, counted and sent as a record_error event; the
+ * recording goes on.
+ */
+#define BEHIND_LIMIT (3 * AV_TIME_BASE)
+#define CAUGHT_UP    (AV_TIME_BASE / 2)
+#define GAP_LIMIT    (2 * AV_TIME_BASE)
+
+static void pace_reset(LiveRecSession *s)
+{
+    s->pace_stream = -1;
+    for (unsigned i = 0; i < s->ic->nb_streams && s->pace_stream < 0; i++)
+        if (s->ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
+            s->pace_stream = i;
+    for (unsigned i = 0; i < s->ic->nb_streams && s->pace_stream < 0; i++)
+        if (s->ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+            s->pace_stream = i;
+    s->pace_base = INT64_MAX;
+    s->pace_dts  = AV_NOPTS_VALUE;
+    s->behind    = 0;
+}
+
+/* dts: of a packet of the pace stream (AV_TIME_BASE), read at now (av_gettime_relative()) */
+static void check_pace(LiveRecSession *s, int64_t dts, int64_t now)
+{
+    int64_t lag;
+
+    if (s->pace_dts != AV_NOPTS_VALUE && dts - s->pace_dts > GAP_LIMIT) {
+        double t = (now - s->push_start) / 1e6, gap = (dts - s->pace_dts) / 1e6;
+        LIVEREC_COUNT(gaps, 1);
+        av_log(NULL, AV_LOG_WARNING, "%.1f s of the push are missing, %.1f s into it: the "
+               "origin dropped them (a reader that does not keep up) or they were not sent\n",
+               gap, t);
+        status_event(s, "record_error", "%.1f s of the push are missing, %.1f s into it", gap, t);
+    }
+    s->pace_dts  = dts;
+    s->pace_base = FFMIN(s->pace_base, now - dts);
+    lag = now - dts - s->pace_base;
+    if (!s->behind && lag > BEHIND_LIMIT) {
+        s->behind = 1;
+        LIVEREC_COUNT(behind, 1);
+        av_log(NULL, AV_LOG_WARNING, "the push is read %.1f s later than it comes: the machine "
+               "does not keep up (or the publisher sends slower than real time)\n", lag / 1e6);
+        status_event(s, "record_error", "the push is read %.1f s later than it comes", lag / 1e6);
+    } else if (s->behind && lag < CAUGHT_UP) {
+        s->behind = 0;
+        av_log(NULL, AV_LOG_INFO, "the push is read in time again\n");
+    }
+}
+
 /* Demux one push into the outputs until the input ends. */
 static int record_push(LiveRecSession *s)
 {
@@ -768,6 +827,7 @@ static int record_push(LiveRecSession *s)
     }
     for (unsigned i = 0; i < s->ic->nb_streams; i++)
         s->last_dts[i] = s->last_raw_dts[i] = AV_NOPTS_VALUE;
+    pace_reset(s);
     s->outputs_checked = INT64_MIN;
     update_outputs(s, av_gettime() / 1000000);
     s->reading     = 1;
@@ -801,6 +861,7 @@ static int record_push(LiveRecSession *s)
                              s->pushes + 1);
                 for (unsigned i = 0; i < s->ic->nb_streams; i++)
                     s->last_dts[i] = s->last_raw_dts[i] = AV_NOPTS_VALUE;
+                pace_reset(s);
                 s->outputs_checked = INT64_MIN;     /* the next push's files open now */
                 s->pushes++;
                 s->bytes = 0;
@@ -823,6 +884,8 @@ static int record_push(LiveRecSession *s)
             }
             s->last_dts[pkt->stream_index]     = dts;
             s->last_raw_dts[pkt->stream_index] = pkt->dts;
+            if (pkt->stream_index == s->pace_stream)
+                check_pace(s, dts, s->last_packet);
         }
         update_outputs(s, now);
         if (all_done(s)) {

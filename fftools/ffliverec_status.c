@@ -713,6 +713,12 @@ int ff_liverec_status_metrics(LiveRecManager *m, LiveRecHttpRequest *req, LiveRe
     av_bprintf(&bp, "liverec_recordings_started_total %"PRId64"\n", counter(&c->recordings_started));
     family(&bp, "liverec_recordings_failed_total", "counter", "Recordings that could not start or failed while writing.");
     av_bprintf(&bp, "liverec_recordings_failed_total %"PRId64"\n", counter(&c->recordings_failed));
+    family(&bp, "liverec_pushes_behind_total", "counter", "Times a push was read more than 3 s later "
+           "than real time (the machine does not keep up, or the publisher sends slowly).");
+    av_bprintf(&bp, "liverec_pushes_behind_total %"PRId64"\n", counter(&c->behind));
+    family(&bp, "liverec_push_gaps_total", "counter", "Jumps of more than 2 s in a push's timestamps: "
+           "media missing (dropped by the origin for a late reader, or not sent).");
+    av_bprintf(&bp, "liverec_push_gaps_total %"PRId64"\n", counter(&c->gaps));
     family(&bp, "liverec_files_total", "counter", "Finished recording files put in the catalog, by format.");
     for (int f = 0; f < LIVEREC_NB_FORMATS; f++) {
         av_bprintf(&bp, "liverec_files_total{format=\"");
