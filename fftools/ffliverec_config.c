@@ -128,31 +128,40 @@ static int is_element(xmlNodePtr n, const char *name)
     return n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
 }
 
+/*
+ * The built-in schema, compiled once: a compiled schema is only read while documents are
+ * validated, each with its own validation context. Compiling it took most of a load's time (the
+ * service loads the configuration at every reload and API change).
+ */
+static xmlSchemaPtr schema;
+static AVOnce schema_once = AV_ONCE_INIT;
+
+static void compile_schema(void)
+{
+    xmlSchemaParserCtxtPtr pctx = xmlSchemaNewMemParserCtxt((const char *)ff_liverec_xsd_data,
+                                                            ff_liverec_xsd_len);
+    if (pctx)
+        schema = xmlSchemaParse(pctx);
+    xmlSchemaFreeParserCtxt(pctx);
+}
+
 static int validate(Loader *l, xmlDocPtr doc)
 {
-    xmlSchemaParserCtxtPtr pctx;
-    xmlSchemaPtr schema = NULL;
-    xmlSchemaValidCtxtPtr vctx = NULL;
+    xmlSchemaValidCtxtPtr vctx;
     int ret;
 
-    pctx = xmlSchemaNewMemParserCtxt((const char *)ff_liverec_xsd_data, ff_liverec_xsd_len);
-    if (!pctx || !(schema = xmlSchemaParse(pctx))) {
+    ff_thread_once(&schema_once, compile_schema);
+    if (!schema) {
         av_log(NULL, AV_LOG_FATAL, "the built-in configuration schema does not load\n");
-        xmlSchemaFreeParserCtxt(pctx);
         return AVERROR_BUG;
     }
-    vctx = xmlSchemaNewValidCtxt(schema);
-    if (!vctx) {
-        ret = AVERROR(ENOMEM);
-    } else {
-        xmlSchemaSetValidStructuredErrors(vctx, xml_error, l);
-        /* the schema's default attribute values go into the tree: one place for defaults */
-        xmlSchemaSetValidOptions(vctx, XML_SCHEMA_VAL_VC_I_CREATE);
-        ret = xmlSchemaValidateDoc(vctx, doc) ? AVERROR_INVALIDDATA : 0;
-    }
+    if (!(vctx = xmlSchemaNewValidCtxt(schema)))
+        return AVERROR(ENOMEM);
+    xmlSchemaSetValidStructuredErrors(vctx, xml_error, l);
+    /* the schema's default attribute values go into the tree: one place for defaults */
+    xmlSchemaSetValidOptions(vctx, XML_SCHEMA_VAL_VC_I_CREATE);
+    ret = xmlSchemaValidateDoc(vctx, doc) ? AVERROR_INVALIDDATA : 0;
     xmlSchemaFreeValidCtxt(vctx);
-    xmlSchemaFree(schema);
-    xmlSchemaFreeParserCtxt(pctx);
     return ret;
 }
 
