@@ -430,6 +430,8 @@ typedef struct LiveRecMetrics {
     atomic_int_least64_t upload_bytes;                  ///< bytes of files uploaded
     atomic_int_least64_t callbacks[LIVEREC_NB_METRIC_EVENTS][LIVEREC_NB_RESULTS];
     atomic_int_least64_t hooks[LIVEREC_NB_REQUEST_RESULTS];
+    atomic_int_least64_t holds[4];                      ///< held publish hooks by how they ended
+                                                        ///< (enum LiveRecHoldEnd, 1 to 3)
     atomic_int_least64_t api[LIVEREC_NB_REQUEST_RESULTS];
     atomic_int_least64_t start_usec;                    ///< av_gettime() at start
 } LiveRecMetrics;

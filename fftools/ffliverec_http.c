@@ -200,6 +200,7 @@ static void release(LiveRecHttp *h, int all)
                    hl->name, (now - hl->since) / 1e6,
                    end == LIVEREC_HOLD_SUBSCRIBED ? "the recording subscribed" :
                    end == LIVEREC_HOLD_FAILED ? "the recording could not subscribe" : "stopping");
+        LIVEREC_COUNT(holds[end == LIVEREC_HOLD_WAITING ? LIVEREC_HOLD_FAILED : end], 1);
         ff_liverec_hold_free(hl);
         MHD_resume_connection(hd->c);
         h->held[i--] = h->held[--h->nb_held];

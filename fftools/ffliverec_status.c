@@ -660,6 +660,11 @@ static const char *const request_names[LIVEREC_NB_REQUEST_RESULTS] = {
     "ok", "refused", "denied", "error",
 };
 static const char *const phase_names[] = { "connecting", "recording", "waiting" };
+static const char *const hold_names[] = {
+    [LIVEREC_HOLD_SUBSCRIBED] = "subscribed",
+    [LIVEREC_HOLD_FAILED]     = "failed",
+    [LIVEREC_HOLD_TIMEOUT]    = "timeout",
+};
 
 static void requests(AVBPrint *bp, const char *name, const char *help, atomic_int_least64_t *c)
 {
@@ -745,6 +750,11 @@ int ff_liverec_status_metrics(LiveRecManager *m, LiveRecHttpRequest *req, LiveRe
                        event_names[e], result_names[r], counter(&c->callbacks[e][r]));
     requests(&bp, "liverec_hook_requests_total", "Origin hook requests by result.", c->hooks);
     requests(&bp, "liverec_api_requests_total", "Cloud API requests by result.", c->api);
+    family(&bp, "liverec_publish_holds_total", "counter", "nginx-rtmp publish hooks held until the "
+           "pull subscribed, by how the hold ended (timeout: the push may miss its first GOP).");
+    for (int i = LIVEREC_HOLD_SUBSCRIBED; i <= LIVEREC_HOLD_TIMEOUT; i++)
+        av_bprintf(&bp, "liverec_publish_holds_total{end=\"%s\"} %"PRId64"\n", hold_names[i],
+                   counter(&c->holds[i]));
 
 #if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
     {

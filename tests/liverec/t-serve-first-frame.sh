@@ -10,6 +10,7 @@
 #   b: PullUrl to a closed port: the answer comes as soon as the pull fails, not after the limit;
 #   c: PullUrl to a port that accepts and never answers, -hook_hold 0.5: the publisher is let go
 #      after 0.5 s, with a warning naming the stream.
+# Each hold is counted by how it ended in liverec_publish_holds_total at /metrics.
 . "$(dirname "$0")/lib.sh"
 lr_init serve-first-frame
 token=t0ken-for-hooks
@@ -30,6 +31,8 @@ config() { # PULL_URL -> serve.xml
 X
 }
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a < b) }'; }
+# the service's count of held publish hooks that ended so (subscribed, failed, timeout)
+holds() { curl -sf "$LR_SERVE_URL/metrics" | sed -n "s/^liverec_publish_holds_total{end=\"$1\"} //p"; }
 # the seconds after which the hook of STREAM was answered, from LOG
 answered() {
     sed -n "s|.*example.com/live/$2: publish hook answered after \([0-9.]*\) s.*|\1|p" "$LR_DIR/$1" | head -n 1
@@ -41,6 +44,8 @@ lr_serve_start "$LR_DIR/serve.xml" serve-a.log -loglevel verbose
 lr_wait_log serve-a.log "serving " 10
 lr_push a 6
 lr_wait_log serve-a.log "session of example.com/live/a ended" 20
+[ "$(holds subscribed) $(holds failed) $(holds timeout)" = "1 0 0" ] ||
+    lr_fail "a: holds subscribed/failed/timeout: $(holds subscribed) $(holds failed) $(holds timeout)"
 lr_stop "$LR_SERVE_PID"
 grep -q "example.com/live/a: publish hook answered after .* (the recording subscribed)" "$LR_DIR/serve-a.log" ||
     lr_fail "a: the hook was not answered on the recording's subscription: $(grep 'hook' "$LR_DIR/serve-a.log")"
@@ -69,6 +74,7 @@ config "rtmp://127.0.0.1:$(lr_free_port)/{AppName}/{StreamName}"
 lr_serve_start "$LR_DIR/serve.xml" serve-b.log -loglevel verbose
 lr_wait_log serve-b.log "serving " 10
 lr_push b 2
+[ "$(holds failed)" = 1 ] || lr_fail "b: $(holds failed) holds ended by a failure, not 1"
 lr_stop "$LR_SERVE_PID"
 grep -q "example.com/live/b: publish hook answered after .* (the recording could not subscribe)" "$LR_DIR/serve-b.log" ||
     lr_fail "b: the hook was not answered on the failure: $(grep 'hook' "$LR_DIR/serve-b.log")"
@@ -94,6 +100,7 @@ config "rtmp://127.0.0.1:$mute/{AppName}/{StreamName}"
 lr_serve_start "$LR_DIR/serve.xml" serve-c.log -loglevel verbose -hook_hold 0.5
 lr_wait_log serve-c.log "serving " 10
 lr_push c 2
+[ "$(holds timeout)" = 1 ] || lr_fail "c: $(holds timeout) holds ran out, not 1"
 lr_stop "$LR_SERVE_PID"
 grep -q "example.com/live/c: the publisher is let go before the recording could subscribe (0\.5 s)" "$LR_DIR/serve-c.log" ||
     lr_fail "c: no warning at the limit: $(grep 'hook\|publisher' "$LR_DIR/serve-c.log")"
