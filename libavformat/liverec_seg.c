@@ -167,6 +167,7 @@ static int open_working(AVFormatContext *s, const char *url, AVFormatContext **p
 typedef struct RemuxState {
     AVFormatContext *ic, *oc;
     AVPacket **held;        ///< per stream: its last packet read, written when the next comes
+    int nb_streams;         ///< of the input when it was opened (held and last_duration)
     int64_t *last_duration; ///< per stream: of the packet written before, in its time base
     int64_t first, end;     ///< AV_TIME_BASE
 } RemuxState;
@@ -228,7 +229,8 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
         ret = AVERROR(ENOMEM);
         goto end;
     }
-    for (int i = 0; i < r.ic->nb_streams; i++)
+    r.nb_streams = r.ic->nb_streams;
+    for (int i = 0; i < r.nb_streams; i++)
         if (!(r.held[i] = av_packet_alloc())) {
             ret = AVERROR(ENOMEM);
             goto end;
@@ -267,11 +269,16 @@ read:
             break;
         }
         i = pkt->stream_index;
+        if (i >= r.nb_streams) {
+            /* a stream that appeared after the header (FLV): there is no output for it */
+            av_packet_unref(pkt);
+            continue;
+        }
         if ((ret = write_held(&r, i, pkt)) < 0)
             goto end;
         av_packet_move_ref(r.held[i], pkt);
     }
-    for (int i = 0; i < r.ic->nb_streams; i++)
+    for (int i = 0; i < r.nb_streams; i++)
         if ((ret = write_held(&r, i, NULL)) < 0)
             goto end;
     ret = r.oc ? av_write_trailer(r.oc) : 0;
@@ -279,7 +286,7 @@ read:
 end:
     av_dict_free(&opts);
     av_packet_free(&pkt);
-    for (int i = 0; r.held && i < r.ic->nb_streams; i++)
+    for (int i = 0; r.held && i < r.nb_streams; i++)
         av_packet_free(&r.held[i]);
     av_freep(&r.held);
     av_freep(&r.last_duration);
