@@ -31,6 +31,15 @@ config() { # PULL_URL -> serve.xml
 X
 }
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a < b) }'; }
+# a service on serve.xml logging into LOG (with OPTIONS), and one push of STREAM for SECONDS:
+# serve_push LOG STREAM SECONDS [OPTIONS...]
+serve_push() {
+    _log=$1 _stream=$2 _secs=$3
+    shift 3
+    lr_serve_start "$LR_DIR/serve.xml" "$_log" -loglevel verbose "$@"
+    lr_wait_log "$_log" "serving " 10
+    lr_push "$_stream" "$_secs"
+}
 # the service's count of held publish hooks that ended so (subscribed, failed, timeout)
 holds() { curl -sf "$LR_SERVE_URL/metrics" | sed -n "s/^liverec_publish_holds_total{end=\"$1\"} //p"; }
 # the seconds after which the hook of STREAM was answered, from LOG
@@ -40,9 +49,7 @@ answered() {
 
 # a: the whole push
 config "rtmp://127.0.0.1:$LR_RTMP_PORT/{AppName}/{StreamName}"
-lr_serve_start "$LR_DIR/serve.xml" serve-a.log -loglevel verbose
-lr_wait_log serve-a.log "serving " 10
-lr_push a 6
+serve_push serve-a.log a 6
 lr_wait_log serve-a.log "session of example.com/live/a ended" 20
 [ "$(holds subscribed) $(holds failed) $(holds timeout)" = "1 0 0" ] ||
     lr_fail "a: holds subscribed/failed/timeout: $(holds subscribed) $(holds failed) $(holds timeout)"
@@ -71,9 +78,7 @@ esac
 
 # b: the pull cannot connect: answered at its failure
 config "rtmp://127.0.0.1:$(lr_free_port)/{AppName}/{StreamName}"
-lr_serve_start "$LR_DIR/serve.xml" serve-b.log -loglevel verbose
-lr_wait_log serve-b.log "serving " 10
-lr_push b 2
+serve_push serve-b.log b 2
 [ "$(holds failed)" = 1 ] || lr_fail "b: $(holds failed) holds ended by a failure, not 1"
 lr_stop "$LR_SERVE_PID"
 grep -q "example.com/live/b: publish hook answered after .* (the recording could not subscribe)" "$LR_DIR/serve-b.log" ||
@@ -97,9 +102,7 @@ while True:
 lr_track $!
 lr_wait_port "$mute" 10 || lr_fail "the mute listener did not start"
 config "rtmp://127.0.0.1:$mute/{AppName}/{StreamName}"
-lr_serve_start "$LR_DIR/serve.xml" serve-c.log -loglevel verbose -hook_hold 0.5
-lr_wait_log serve-c.log "serving " 10
-lr_push c 2
+serve_push serve-c.log c 2 -hook_hold 0.5
 [ "$(holds timeout)" = 1 ] || lr_fail "c: $(holds timeout) holds ran out, not 1"
 lr_stop "$LR_SERVE_PID"
 grep -q "example.com/live/c: the publisher is let go before the recording could subscribe (0\.5 s)" "$LR_DIR/serve-c.log" ||
