@@ -70,6 +70,8 @@ for line in open(sys.argv[1]):
     ev = body.get("record_event")
     if ev in ("record_error", "record_resumed"):
         msg = json.loads(body["record_detail"])["message"]
+        if ": writing " not in msg:
+            continue    # not about writing (a push read late on a busy machine)
         seq["hls" if ".m3u8" in msg else "mp4"].append(ev)
 # (space freed by one format can let the other write a little longer: an error may come again)
 for f, s in seq.items():
