@@ -70,7 +70,8 @@ struct LiveRecHttp {
     pthread_mutex_t lock;               ///< guards what follows
     pthread_cond_t cond;
     Held *held;
-    int nb_held, held_size;
+    int nb_held;
+    unsigned held_bytes;                ///< allocated for held (av_fast_realloc())
     int stopping;
 };
 
@@ -158,15 +159,14 @@ static int hold(LiveRecHttp *h, struct MHD_Connection *c, Request *r, LiveRecHtt
     int ok = 0;
 
     pthread_mutex_lock(&h->lock);
-    if (h->nb_held == h->held_size && !h->stopping) {
-        int size = FFMAX(2 * h->held_size, 16);
-        Held *held = av_realloc_array(h->held, size, sizeof(*held));
-        if (held) {
-            h->held      = held;
-            h->held_size = size;
-        }
+    if (!h->stopping) {
+        /* on failure the array stays as it was: what it holds is still resumed */
+        Held *held = av_fast_realloc(h->held, &h->held_bytes, (h->nb_held + 1) * sizeof(*held));
+        if (held)
+            h->held = held;
     }
-    if (!h->stopping && h->releaser_started && h->nb_held < h->held_size) {
+    if (!h->stopping && h->releaser_started &&
+        h->held_bytes >= (h->nb_held + 1) * sizeof(*h->held)) {
         /* suspended before the releaser can see it: it resumes only what is suspended */
         MHD_suspend_connection(c);
         h->held[h->nb_held++] = (Held){ c, r };

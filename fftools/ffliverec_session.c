@@ -490,8 +490,8 @@ static int open_input(LiveRecSession *s)
     }
     ret = avformat_open_input(&s->ic, s->input_url, NULL, &opts);
     av_dict_free(&opts);
-    if (ret >= 0 && (ret = avformat_find_stream_info(s->ic, NULL)) < 0)
-        close_input(s);
+    if (ret >= 0)
+        ret = avformat_find_stream_info(s->ic, NULL);
     /* an origin may replay what it kept of a publisher that has left (Node-Media-Server, for
      * 30 s) without its parameters: that is no push */
     for (unsigned i = 0; ret >= 0 && i < s->ic->nb_streams; i++) {
@@ -500,13 +500,13 @@ static int open_input(LiveRecSession *s)
             (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate <= 0)) {
             av_log(NULL, AV_LOG_VERBOSE, "%s: stream %u has no parameters: not a push\n",
                    s->input_url, i);
-            close_input(s);
             ret = AVERROR(EAGAIN);
         }
     }
-    if (ret < 0 && s->opts.pull) {
-        atomic_store(&s->opts.pull->subscribed, 0);
-        atomic_fetch_add(&s->opts.pull->failures, 1);
+    if (ret < 0) {
+        close_input(s);
+        if (s->opts.pull)
+            atomic_fetch_add(&s->opts.pull->failures, 1);
     }
     return ret;
 }
@@ -756,13 +756,9 @@ static void output_works(LiveRecSession *s, Output *out)
 
 static void pace_reset(LiveRecSession *s)
 {
-    s->pace_stream = -1;
-    for (unsigned i = 0; i < s->ic->nb_streams && s->pace_stream < 0; i++)
-        if (s->ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
-            s->pace_stream = i;
-    for (unsigned i = 0; i < s->ic->nb_streams && s->pace_stream < 0; i++)
-        if (s->ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
-            s->pace_stream = i;
+    s->pace_stream = av_find_best_stream(s->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (s->pace_stream < 0)
+        s->pace_stream = av_find_best_stream(s->ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     s->pace_base = INT64_MAX;
     s->pace_dts  = AV_NOPTS_VALUE;
     s->behind    = 0;
