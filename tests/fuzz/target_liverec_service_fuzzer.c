@@ -62,6 +62,8 @@ static int port;
 static unsigned inputs;
 static char folder[64];
 
+#define RESTART_EVERY 4096
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -90,21 +92,17 @@ static void cleanup(void)
     nftw(folder, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* A service with an empty catalog on a new port. */
+static void service_start(void)
 {
     static char state[96], spool[96], cfg_path[96], listen[32];
     LiveRecState *st = NULL;
     LiveRecManagerOptions mo = { 0 };
     FILE *f;
 
-    av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
-    xmlInitParser();
-    snprintf(folder, sizeof(folder), "/tmp/liverec-fuzz-service-%d", (int)getpid());
     snprintf(state, sizeof(state), "%s/state", folder);
     snprintf(spool, sizeof(spool), "%s/spool", folder);
     snprintf(cfg_path, sizeof(cfg_path), "%s/serve.xml", folder);
-    mkdir(folder, 0700);
-    atexit(cleanup);
     mkdir(state, 0700);
     mkdir(spool, 0700);
     if (!(f = fopen(cfg_path, "w")))
@@ -117,8 +115,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             "  <Origin Type=\"node-media-server\" PullUrl=\"rtmp://127.0.0.1:1/{AppName}/{StreamName}\"/>\n"
             "  <Service MaxSessions=\"4\"/>\n</LiveRecordConfig>\n");
     fclose(f);
-    setenv("LIVEREC_SECRET_ID", "AKIDfuzz", 1);
-    setenv("LIVEREC_SECRET_KEY", "fuzz-secret-key", 1);
     if (ff_liverec_config_load(&config, cfg_path, time(NULL)) < 0 ||
         ff_liverec_state_open(&st, state) < 0)
         abort();
@@ -133,6 +129,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (ff_liverec_manager_start(&manager, config, &mo) < 0 ||
         ff_liverec_http_start(&http, listen, manager) < 0)
         abort();
+}
+
+static void service_stop(void)
+{
+    ff_liverec_http_stop(&http);
+    ff_liverec_manager_stop(&manager);
+    ff_liverec_config_free(&config);
+    nftw(folder, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    mkdir(folder, 0700);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
+    xmlInitParser();
+    snprintf(folder, sizeof(folder), "/tmp/liverec-fuzz-service-%d", (int)getpid());
+    mkdir(folder, 0700);
+    atexit(cleanup);
+    setenv("LIVEREC_SECRET_ID", "AKIDfuzz", 1);
+    setenv("LIVEREC_SECRET_KEY", "fuzz-secret-key", 1);
+    service_start();
     return 0;
 }
 
@@ -318,6 +335,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the clock: tasks, reaping, as the service's main thread does about every second */
     if (!(++inputs % 64))
         ff_liverec_manager_tick(manager);
+    /* what the inputs created (templates, rules, tasks: the API does not limit them) goes with a
+     * new service now and then, so that an input's cost and the leak checks libFuzzer runs on
+     * inputs that allocate more than they free do not grow with the inputs before it */
+    if (!(inputs % RESTART_EVERY)) {
+        service_stop();
+        service_start();
+    }
     return 0;
 }
 
