@@ -48,6 +48,8 @@
 #include "fftools/ffliverec.h"
 #include "fftools/ffliverec_serve.h"
 
+#include "liverec_fuzz.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,13 +90,10 @@ static void write_file(const char *path, const void *data, size_t size)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     LiveRecState *st = NULL;
-    struct stat sb;
 
     av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
     xmlInitParser();
-    /* SQLite syncs: on tmpfs that costs nothing */
-    snprintf(dir, sizeof(dir), "%s/liverec-fuzz-catalog-%d",
-             stat("/dev/shm", &sb) ? "/tmp" : "/dev/shm", (int)getpid());
+    snprintf(dir, sizeof(dir), "%s/liverec-fuzz-catalog-%d", liverec_fuzz_tmpdir(), (int)getpid());
     snprintf(db, sizeof(db), "%s/ffliverec.db", dir);
     snprintf(cfg_path, sizeof(cfg_path), "%s/config.xml", dir);
     snprintf(export_path, sizeof(export_path), "%s/export.xml", dir);

@@ -37,6 +37,8 @@
 #include "fftools/ffliverec.h"
 #include "fftools/ffliverec_serve.h"
 
+#include "liverec_fuzz.h"
+
 static char path[64], path2[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -52,8 +54,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
     xmlInitParser();
-    snprintf(path, sizeof(path), "/tmp/liverec-fuzz-config-%d.xml", (int)getpid());
-    snprintf(path2, sizeof(path2), "/tmp/liverec-fuzz-config-%d-export.xml", (int)getpid());
+    snprintf(path, sizeof(path), "%s/liverec-fuzz-config-%d.xml", liverec_fuzz_tmpdir(), (int)getpid());
+    snprintf(path2, sizeof(path2), "%s/liverec-fuzz-config-%d-export.xml", liverec_fuzz_tmpdir(),
+             (int)getpid());
     atexit(cleanup);
     return 0;
 }

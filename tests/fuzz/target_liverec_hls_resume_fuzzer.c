@@ -39,6 +39,8 @@
 #include "libavutil/log.h"
 #include "libavformat/avformat.h"
 
+#include "liverec_fuzz.h"
+
 static char dir[64], playlist[96], state[96];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -58,7 +60,7 @@ static void cleanup(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
-    snprintf(dir, sizeof(dir), "/tmp/liverec-fuzz-hls-%d", (int)getpid());
+    snprintf(dir, sizeof(dir), "%s/liverec-fuzz-hls-%d", liverec_fuzz_tmpdir(), (int)getpid());
     snprintf(playlist, sizeof(playlist), "%s/cam.m3u8", dir);
     snprintf(state, sizeof(state), "%s/cam.m3u8.liverec", dir);
     mkdir(dir, 0700);

@@ -54,6 +54,8 @@
 #include "fftools/ffliverec.h"
 #include "fftools/ffliverec_serve.h"
 
+#include "liverec_fuzz.h"
+
 static LiveRecManager *manager;
 static LiveRecHttp *http;
 static LiveRecConfig *config;
@@ -144,7 +146,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
     xmlInitParser();
-    snprintf(folder, sizeof(folder), "/tmp/liverec-fuzz-service-%d", (int)getpid());
+    snprintf(folder, sizeof(folder), "%s/liverec-fuzz-service-%d", liverec_fuzz_tmpdir(),
+             (int)getpid());
     mkdir(folder, 0700);
     atexit(cleanup);
     setenv("LIVEREC_SECRET_ID", "AKIDfuzz", 1);

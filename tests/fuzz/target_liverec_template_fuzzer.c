@@ -41,6 +41,8 @@
 #include "fftools/ffliverec.h"
 #include "fftools/ffliverec_serve.h"
 
+#include "liverec_fuzz.h"
+
 static char path[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -55,7 +57,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
     xmlInitParser();
-    snprintf(path, sizeof(path), "/tmp/liverec-fuzz-template-%d.xml", (int)getpid());
+    snprintf(path, sizeof(path), "%s/liverec-fuzz-template-%d.xml", liverec_fuzz_tmpdir(),
+             (int)getpid());
     atexit(cleanup);
     return 0;
 }
