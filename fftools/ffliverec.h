@@ -509,6 +509,27 @@ int ff_liverec_session_plan(const LiveRecConfig *cfg, const char *domain, const 
  */
 int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions *opts);
 
+/* ffliverec_finished.c */
+
+/** One recording's folder, as a session writes it. */
+typedef struct LiveRecFolder {
+    const char *domain, *app, *stream;
+    const char *task_id;                ///< NULL: the rule's recording
+    enum LiveRecFormat format;
+    const char *url;                    ///< a file in the folder (the HLS playlist, the MP4 name)
+    int64_t storage_time;               ///< the template's StorageTime (seconds, 0: forever)
+} LiveRecFolder;
+
+/**
+ * Put the finished files of a recording's folder that the catalog does not have yet into it,
+ * with their size (a playlist's with its segments), when they were (from what their headers
+ * say, without decoding) and their object key (when cfg has a storage); a callback is queued
+ * with each when cfg asks for the record-file event. Working files and the HLS playlist still
+ * being written are passed over. Returns how many files were added.
+ */
+int ff_liverec_collect_finished(LiveRecState *state, const LiveRecConfig *cfg,
+                                const LiveRecFolder *folder);
+
 /* ffliverec_spool.c */
 
 /**

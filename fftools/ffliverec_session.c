@@ -34,7 +34,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,7 +44,6 @@
 #include "libavutil/dict.h"
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
-#include "libavutil/parseutils.h"
 #include "libavutil/time.h"
 #include "libavformat/avformat.h"
 #include "libavformat/avio.h"
@@ -935,162 +933,6 @@ static int flow_continue_window(const LiveRecSession *s)
     return w;
 }
 
-static int add_size(void *opaque, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) >= 0)
-        *(int64_t *)opaque += st.st_size;
-    return 0;
-}
-
-/*
- * An HLS recording is finalized when its splice window has run out, long after its last packet:
- * its times are those of its own timeline, the first EXT-X-PROGRAM-DATE-TIME (each push starts
- * with one), and the last one plus the segments after it. 0 if the playlist has none.
- */
-static int hls_times(const char *path, LiveRecFile *f)
-{
-    AVIOContext *pb = NULL;
-    AVBPrint text;
-    int64_t first = AV_NOPTS_VALUE, block = AV_NOPTS_VALUE, after = 0;
-    char *line, *next;
-
-    if (avio_open(&pb, path, AVIO_FLAG_READ) < 0)
-        return 0;
-    av_bprint_init(&text, 0, AV_BPRINT_SIZE_UNLIMITED);
-    avio_read_to_bprint(pb, &text, 64 << 20);
-    avio_closep(&pb);
-    for (line = av_bprint_is_complete(&text) ? text.str : NULL; line && *line; line = next) {
-        const char *v;
-        int64_t t;
-        if ((next = strchr(line, '\n')))
-            *next++ = 0;
-        line[strcspn(line, "\r")] = 0;
-        if (av_strstart(line, "#EXT-X-PROGRAM-DATE-TIME:", &v) && av_parse_time(&t, v, 0) >= 0) {
-            if (first == AV_NOPTS_VALUE)
-                first = t;
-            block = t;
-            after = 0;
-        } else if (av_strstart(line, "#EXTINF:", &v)) {
-            after += llrint(strtod(v, NULL) * 1000000);
-        }
-    }
-    av_bprint_finalize(&text, NULL);
-    if (first == AV_NOPTS_VALUE)
-        return 0;
-    f->start_usec = first;
-    f->end_usec   = block + after;
-    return 1;
-}
-
-/* what a damaged header (a file a crash cut) may say at most: a century */
-#define MAX_MEDIA_TIME (100LL * 366 * 86400 * AV_TIME_BASE)
-
-/*
- * The first timestamp and the duration of a finished file (microseconds) from what its header
- * says, without avformat_find_stream_info(), which opens a decoder per stream and decodes frames
- * (about 120 million instructions for an MP4 with H.264 and AAC). An MP4 gives both in its moov,
- * an HLS playlist its duration and its first packets the start. Returns 0 when the header does
- * not say (then find_stream_info() estimates it, as for a bare ADTS file).
- */
-static int header_times(AVFormatContext *ic, int64_t *start, int64_t *duration)
-{
-    AVPacket *pkt;
-    int64_t first = INT64_MAX, end = INT64_MIN;
-    uint64_t seen = 0, all;
-
-    for (unsigned i = 0; i < ic->nb_streams; i++) {
-        const AVStream *st = ic->streams[i];
-        int64_t t, d;
-        if (st->start_time == AV_NOPTS_VALUE || st->duration == AV_NOPTS_VALUE ||
-            st->duration <= 0)
-            continue;
-        t = av_rescale_q(st->start_time, st->time_base, AV_TIME_BASE_Q);
-        d = av_rescale_q(st->duration, st->time_base, AV_TIME_BASE_Q);
-        if (t < -MAX_MEDIA_TIME || t > MAX_MEDIA_TIME || d <= 0 || d > MAX_MEDIA_TIME)
-            continue;
-        first = FFMIN(first, t);
-        end   = FFMAX(end, t + d);
-    }
-    if (first != INT64_MAX) {
-        *start    = first;
-        *duration = end - first;
-        return 1;
-    }
-    if (ic->duration == AV_NOPTS_VALUE || ic->duration <= 0 || ic->duration > MAX_MEDIA_TIME ||
-        !(pkt = av_packet_alloc()))
-        return 0;
-    /* the earliest of the first packets of every stream (a few, in the first segment) */
-    all = ic->nb_streams >= 64 ? UINT64_MAX : (UINT64_C(1) << ic->nb_streams) - 1;
-    for (int n = 0; n < 64 && seen != all && av_read_frame(ic, pkt) >= 0; n++) {
-        const AVStream *st = ic->streams[pkt->stream_index];
-        int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-        if (ts != AV_NOPTS_VALUE &&
-            (ts = av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q)) >= -MAX_MEDIA_TIME &&
-            ts <= MAX_MEDIA_TIME) {
-            first = FFMIN(first, ts);
-            if (pkt->stream_index < 64)
-                seen |= UINT64_C(1) << pkt->stream_index;
-        }
-        av_packet_unref(pkt);
-    }
-    av_packet_free(&pkt);
-    *start    = first == INT64_MAX ? 0 : first;
-    *duration = ic->duration;
-    return 1;
-}
-
-/*
- * When the recording was: the file was finalized when it was last written (mtime, to the
- * second), right after its last packet, so it started its duration before that.
- * media_start_time is its first timestamp.
- */
-static void probe_times(const char *path, const struct stat *st, LiveRecFile *f)
-{
-    AVFormatContext *ic = NULL;
-    int64_t end = st->st_mtime * 1000000LL, duration = 0, start = 0;
-
-    f->duration_ms = -1;
-    if (avformat_open_input(&ic, path, NULL, NULL) >= 0) {
-        int known = header_times(ic, &start, &duration);
-        if (!known && avformat_find_stream_info(ic, NULL) >= 0) {
-            duration = ic->duration   != AV_NOPTS_VALUE ? ic->duration   : 0;
-            start    = ic->start_time != AV_NOPTS_VALUE ? ic->start_time : 0;
-            known    = 1;
-        }
-        if (known) {
-            f->media_start_ms = start / 1000;
-            f->duration_ms    = duration / 1000;
-        }
-        avformat_close_input(&ic);
-    }
-    f->end_usec   = end;
-    f->start_usec = end - duration;
-    if (av_match_ext(path, "m3u8"))
-        hls_times(path, f);
-}
-
-/* The object key of a finished file: the storage KeyTemplate, [task-ID/], format/, name */
-static char *object_key(const LiveRecSession *s, const Output *out, const char *name)
-{
-    const LiveRecConfig *cfg = s->cfg;
-    AVBPrint bp;
-    char *key;
-
-    if (!cfg->storage_endpoint)
-        return NULL;
-    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    ff_liverec_expand_names(&bp, cfg->storage_key_template, s->opts.domain, s->opts.app,
-                            s->opts.stream);
-    if (bp.len && bp.str[bp.len - 1] != '/')
-        av_bprint_chars(&bp, '/', 1);
-    if (out->task_id)
-        av_bprintf(&bp, "task-%s/", out->task_id);
-    av_bprintf(&bp, "%s/%s", ff_liverec_format_names[out->format], name);
-    av_bprint_finalize(&bp, &key);
-    return key;
-}
-
 /* Put the finished files of every output's folder into the catalog (and the upload queue). */
 static void collect_finished(LiveRecSession *s)
 {
@@ -1100,65 +942,12 @@ static void collect_finished(LiveRecSession *s)
         return;
     for (int i = 0; i < s->nb_outs; i++) {
         const Output *out = &s->outs[i];
-        const LiveRecFormatParam *p = &out->param;
-        const char *fmt = ff_liverec_format_names[out->format];
-        char *dir = av_strdup(out->url), *slash;
-        DIR *d;
-        struct dirent *e;
-
-        if (!dir || !(slash = strrchr(dir, '/'))) {
-            av_free(dir);
-            continue;
-        }
-        slash[1] = 0;
-        if (!(d = opendir(dir))) {
-            av_free(dir);
-            continue;
-        }
-        while ((e = readdir(d))) {
-            const char *ext = strrchr(e->d_name, '.');
-            char path[4096], working[512];
-            LiveRecFile f = { 0 };
-            struct stat st;
-
-            if (out->format == LIVEREC_HLS) {
-                snprintf(working, sizeof(working), "%s.m3u8", s->opts.stream);
-                if (!ext || strcmp(ext, ".m3u8") || !strcmp(e->d_name, working))
-                    continue;
-            } else if (!ext || strcmp(ext + 1, fmt)) {
-                continue;   /* working files end in .recording */
-            }
-            snprintf(path, sizeof(path), "%s%s", dir, e->d_name);
-            /* a file already catalogued (kept locally, or waiting for its upload) is not
-             * probed again */
-            if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-                ff_liverec_state_has_file(s->opts.state, path) > 0)
-                continue;
-            f.domain     = (char *)s->opts.domain;
-            f.app        = (char *)s->opts.app;
-            f.stream     = (char *)s->opts.stream;
-            f.task_id    = out->task_id;
-            f.format     = (char *)fmt;
-            f.local_path = path;
-            f.size       = st.st_size;
-            f.created    = av_gettime() / 1000000;
-            f.expires    = p->storage_time ? f.created + p->storage_time : 0;
-            if (out->format == LIVEREC_HLS)
-                ff_liverec_hls_files(path, NULL, add_size, &f.size);
-            probe_times(path, &st, &f);
-            f.object_key = object_key(s, out, e->d_name);
-            if (ff_liverec_state_add(s->opts.state, &f, s->cfg->callback_url &&
-                                     (s->cfg->callback_events & LIVEREC_EVENT_RECORD_FILE)) > 0) {
-                av_log(NULL, AV_LOG_INFO, "finished: %s (%"PRId64" bytes)%s\n", path, f.size,
-                       f.object_key ? ", queued for upload" : "");
-                LIVEREC_COUNT(files[out->format], 1);
-                LIVEREC_COUNT(bytes[out->format], f.size);
-                added++;
-            }
-            av_free(f.object_key);
-        }
-        closedir(d);
-        av_free(dir);
+        LiveRecFolder f = {
+            .domain = s->opts.domain, .app = s->opts.app, .stream = s->opts.stream,
+            .task_id = out->task_id, .format = out->format, .url = out->url,
+            .storage_time = out->param.storage_time,
+        };
+        added += ff_liverec_collect_finished(s->opts.state, s->cfg, &f);
     }
     if (added) {
         ff_liverec_worker_kick(s->opts.uploader);
