@@ -20,11 +20,12 @@
  */
 
 /*
- * One service (manager and listener, no workers) runs in the fuzzer's process on 127.0.0.1 with
- * a configuration that records nothing (an Origin, no template): hooks, API changes and status
- * requests are handled in full, and no session pulls anything. The first byte of an input picks
- * the route; for the API, the first line is the action and the rest the body, signed here with
- * the service's key (TC3-HMAC-SHA256, libavutil's sha and hmac). Every request must be answered.
+ * A service (manager and listener, no workers; a new one every RESTART_EVERY inputs) runs in the
+ * fuzzer's process on 127.0.0.1 with a configuration that records nothing (an Origin, no
+ * template): hooks, API changes and status requests are handled in full, and no session pulls
+ * anything. The first byte of an input picks the route; for the API, the first line is the
+ * action and the rest the body, signed here with the service's key (TC3-HMAC-SHA256, libavutil's
+ * sha and hmac). Every request must be answered.
  */
 
 #include <arpa/inet.h>
