@@ -159,21 +159,19 @@ static int hold(LiveRecHttp *h, struct MHD_Connection *c, Request *r, LiveRecHtt
     int ok = 0;
 
     pthread_mutex_lock(&h->lock);
-    if (!h->stopping) {
+    if (!h->stopping && h->releaser_started) {
         /* on failure the array stays as it was: what it holds is still resumed */
         Held *held = av_fast_realloc(h->held, &h->held_bytes, (h->nb_held + 1) * sizeof(*held));
-        if (held)
+        if (held) {
             h->held = held;
-    }
-    if (!h->stopping && h->releaser_started &&
-        h->held_bytes >= (h->nb_held + 1) * sizeof(*h->held)) {
-        /* suspended before the releaser can see it: it resumes only what is suspended */
-        MHD_suspend_connection(c);
-        h->held[h->nb_held++] = (Held){ c, r };
-        r->resp = *resp;
-        r->held = 1;
-        pthread_cond_signal(&h->cond);
-        ok = 1;
+            /* suspended before the releaser can see it: it resumes only what is suspended */
+            MHD_suspend_connection(c);
+            h->held[h->nb_held++] = (Held){ c, r };
+            r->resp = *resp;
+            r->held = 1;
+            pthread_cond_signal(&h->cond);
+            ok = 1;
+        }
     }
     pthread_mutex_unlock(&h->lock);
     return ok;
