@@ -34,11 +34,16 @@
 
 #include "ffliverec.h"
 
+/* Statements kept prepared per connection: a worker polls its queue every second, and
+ * preparing a statement costs more than running it on a small catalog. */
+#define STMT_CACHE 32
+
 /* One connection per thread (SQLite connections are not shared); WAL lets the recorder insert
  * while the uploader updates. Every change is one statement, so one transaction. */
 struct LiveRecState {
     sqlite3 *db;
     char *path;
+    sqlite3_stmt *cache[STMT_CACHE];    ///< prepared, reset, not in use; NULL: free slot
 };
 
 static const char schema_sql[] =
@@ -120,16 +125,41 @@ static int db_error(LiveRecState *st, const char *what)
     return AVERROR_EXTERNAL;
 }
 
+/* sqlite3_prepare_v2() of sql, from the cache when it holds it. Give it back with put(). */
+static int get(LiveRecState *st, const char *sql, sqlite3_stmt **q)
+{
+    for (int i = 0; i < STMT_CACHE; i++)
+        if (st->cache[i] && !strcmp(sqlite3_sql(st->cache[i]), sql)) {
+            *q = st->cache[i];
+            st->cache[i] = NULL;
+            return SQLITE_OK;
+        }
+    return sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, q, NULL);
+}
+
+/* Done with q: reset (its read or write is over, as with sqlite3_finalize()) and kept. */
+static void put(LiveRecState *st, sqlite3_stmt *q)
+{
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    for (int i = 0; i < STMT_CACHE; i++)
+        if (!st->cache[i]) {
+            st->cache[i] = q;
+            return;
+        }
+    sqlite3_finalize(q);
+}
+
 /* The database's schema version, 0 for a new one, < 0 if it cannot be read (not SQLite). */
 static int user_version(LiveRecState *st)
 {
     sqlite3_stmt *q;
     int ret;
 
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+    if (get(st, "PRAGMA user_version", &q) != SQLITE_OK)
         return db_error(st, "not a state database");
     ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, "not a state database");
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -206,6 +236,8 @@ void ff_liverec_state_close(LiveRecState **pst)
     LiveRecState *st = *pst;
     if (!st)
         return;
+    for (int i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(st->cache[i]);
     sqlite3_close(st->db);
     av_freep(&st->path);
     av_freep(pst);
@@ -219,7 +251,7 @@ static int exec(LiveRecState *st, const char *sql)
 /* Run a query whose parameters ?1, ?2 (as many as it has) are a and b. */
 static int prepare(LiveRecState *st, sqlite3_stmt **q, const char *sql, int64_t a, int64_t b)
 {
-    if (sqlite3_prepare_v2(st->db, sql, -1, q, NULL) != SQLITE_OK)
+    if (get(st, sql, q) != SQLITE_OK)
         return db_error(st, sql);
     if (sqlite3_bind_parameter_count(*q) >= 1)
         sqlite3_bind_int64(*q, 1, a);
@@ -236,7 +268,7 @@ static int count_rows(LiveRecState *st, const char *sql, int64_t a)
     if (ret < 0)
         return ret;
     ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : db_error(st, sql);
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -248,7 +280,7 @@ static int update_row(LiveRecState *st, const char *sql, int64_t a, int64_t b)
     if (ret < 0)
         return ret;
     ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, sql);
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -258,13 +290,13 @@ static int queue_callback(LiveRecState *st, int64_t id, int64_t now_usec)
     sqlite3_stmt *q;
     int ret;
 
-    if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO callbacks (recording_id, queued_usec)"
-                           " VALUES (?, ?)", -1, &q, NULL) != SQLITE_OK)
+    if (get(st, "INSERT OR IGNORE INTO callbacks (recording_id, queued_usec)"
+                           " VALUES (?, ?)", &q) != SQLITE_OK)
         return db_error(st, "queue callback");
     sqlite3_bind_int64(q, 1, id);
     sqlite3_bind_int64(q, 2, now_usec);
     ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "queue callback");
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -275,10 +307,10 @@ int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback)
 
     if ((ret = exec(st, "BEGIN IMMEDIATE")) < 0)
         return ret;
-    if (sqlite3_prepare_v2(st->db,
+    if (get(st,
             "INSERT OR IGNORE INTO recordings (domain, app, stream, task_id, format, local_path,"
             " object_key, size, status, created, start_usec, end_usec, media_start_ms, expires,"
-            " duration_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK) {
+            " duration_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &q) != SQLITE_OK) {
         ret = db_error(st, "insert");
         exec(st, "ROLLBACK");
         return ret;
@@ -299,7 +331,7 @@ int ff_liverec_state_add(LiveRecState *st, const LiveRecFile *f, int callback)
     sqlite3_bind_int64(q, 14, f->expires);
     sqlite3_bind_int64(q, 15, f->duration_ms);
     ret = sqlite3_step(q) == SQLITE_DONE ? sqlite3_changes(st->db) : db_error(st, "insert");
-    sqlite3_finalize(q);
+    put(st, q);
     added = ret > 0;
     /* without storage a file is done when it is finished: its callback goes now */
     if (added && callback && !f->object_key)
@@ -335,12 +367,11 @@ int ff_liverec_state_next_upload(LiveRecState *st, int64_t now, const int64_t *s
     int ret, skipped;
 
     memset(f, 0, sizeof(*f));
-    if (sqlite3_prepare_v2(st->db,
+    if (get(st,
             "SELECT id, domain, app, stream, task_id, format, local_path, object_key, size, attempts,"
             " created FROM recordings WHERE status = 'pending'"
             " AND (next_try <= ?1 OR next_try > ?1 + " AV_STRINGIFY(LIVEREC_UPLOAD_RETRY_MAX) ")"
-            " ORDER BY id LIMIT ?2",
-            -1, &q, NULL) != SQLITE_OK)
+            " ORDER BY id LIMIT ?2", &q) != SQLITE_OK)
         return db_error(st, "select");
     sqlite3_bind_int64(q, 1, now);
     sqlite3_bind_int(q, 2, nb_skip + 1);
@@ -369,7 +400,7 @@ int ff_liverec_state_next_upload(LiveRecState *st, int64_t now, const int64_t *s
     } else {
         ret = ret == SQLITE_DONE ? 0 : db_error(st, "select");
     }
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -386,8 +417,8 @@ int ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int
 
     if ((ret = exec(st, "BEGIN IMMEDIATE")) < 0)
         return ret;
-    if (sqlite3_prepare_v2(st->db, "UPDATE recordings SET status = 'uploaded', url = ?, uploaded = ?"
-                           " WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+    if (get(st, "UPDATE recordings SET status = 'uploaded', url = ?, uploaded = ?"
+                           " WHERE id = ?", &q) != SQLITE_OK) {
         ret = db_error(st, "update");
         exec(st, "ROLLBACK");
         return ret;
@@ -396,7 +427,7 @@ int ff_liverec_state_uploaded(LiveRecState *st, int64_t id, const char *url, int
     sqlite3_bind_int64(q, 2, now_usec / 1000000);
     sqlite3_bind_int64(q, 3, id);
     ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "update");
-    sqlite3_finalize(q);
+    put(st, q);
     /* uploaded and its callback queued: both or neither */
     if (ret >= 0 && callback)
         ret = queue_callback(st, id, now_usec);
@@ -413,12 +444,12 @@ int ff_liverec_state_next_callback(LiveRecState *st, int64_t now, LiveRecCallbac
     int ret;
 
     memset(cb, 0, sizeof(*cb));
-    if (sqlite3_prepare_v2(st->db,
+    if (get(st,
             "SELECT c.id, c.attempts, c.queued_usec, r.id, r.domain, r.app, r.stream, r.task_id,"
             " r.format, r.size, r.url, r.start_usec, r.end_usec, r.media_start_ms, r.local_path,"
             " c.next_try, r.duration_ms"
             " FROM callbacks c JOIN recordings r ON r.id = c.recording_id"
-            " WHERE c.status = 'pending' AND c.next_try <= ? ORDER BY c.id LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+            " WHERE c.status = 'pending' AND c.next_try <= ? ORDER BY c.id LIMIT 1", &q) != SQLITE_OK)
         return db_error(st, "select callback");
     sqlite3_bind_int64(q, 1, now);
     ret = sqlite3_step(q);
@@ -448,7 +479,7 @@ int ff_liverec_state_next_callback(LiveRecState *st, int64_t now, LiveRecCallbac
     } else {
         ret = ret == SQLITE_DONE ? 0 : db_error(st, "select callback");
     }
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -462,14 +493,14 @@ static int attempt_done(LiveRecState *st, const char *table, int64_t id, int del
 
     snprintf(sql, sizeof(sql), "UPDATE %s SET attempts = attempts + 1, status = ?,"
              " next_try = ?, delivered_usec = ? WHERE id = ?", table);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+    if (get(st, sql, &q) != SQLITE_OK)
         return db_error(st, sql);
     sqlite3_bind_text(q, 1, delivered ? "delivered" : give_up ? "failed" : "pending", -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, next_try);
     sqlite3_bind_int64(q, 3, delivered ? now_usec : 0);
     sqlite3_bind_int64(q, 4, id);
     ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, sql);
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -495,13 +526,12 @@ int ff_liverec_state_has_file(LiveRecState *st, const char *local_path)
     sqlite3_stmt *q;
     int ret;
 
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM recordings WHERE local_path = ?", -1, &q,
-                           NULL) != SQLITE_OK)
+    if (get(st, "SELECT 1 FROM recordings WHERE local_path = ?", &q) != SQLITE_OK)
         return db_error(st, "select");
     sqlite3_bind_text(q, 1, local_path, -1, SQLITE_STATIC);
     ret = sqlite3_step(q);
     ret = ret == SQLITE_ROW ? 1 : ret == SQLITE_DONE ? 0 : db_error(st, "select");
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -538,7 +568,7 @@ int ff_liverec_state_next_expired(LiveRecState *st, int64_t now, LiveRecFile *f)
     } else {
         ret = ret == SQLITE_DONE ? 0 : db_error(st, "select expired");
     }
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -596,7 +626,7 @@ int ff_liverec_state_search(LiveRecState *st, const LiveRecSearch *s, json_t **r
             av_bprintf(&sql, "%s ORDER BY id %s LIMIT ?9 OFFSET ?10", where,
                        s->ascending ? "ASC" : "DESC");
         }
-        if (sqlite3_prepare_v2(st->db, sql.str, -1, &q, NULL) != SQLITE_OK) {
+        if (get(st, sql.str, &q) != SQLITE_OK) {
             ret = db_error(st, "search");
             break;
         }
@@ -639,7 +669,7 @@ int ff_liverec_state_search(LiveRecState *st, const LiveRecSearch *s, json_t **r
             ret = db_error(st, "search");
         else if (ret >= 0)
             ret = 0;
-        sqlite3_finalize(q);
+        put(st, q);
     }
     av_bprint_finalize(&sql, NULL);
     if (ret < 0) {
@@ -654,11 +684,11 @@ int ff_liverec_state_list(LiveRecState *st)
     sqlite3_stmt *q;
     int ret, n = 0;
 
-    if (sqlite3_prepare_v2(st->db, "SELECT id, domain, app, stream, task_id, format, status, size,"
+    if (get(st, "SELECT id, domain, app, stream, task_id, format, status, size,"
                            " attempts, CASE WHEN url != '' THEN url ELSE local_path END,"
                            " CASE WHEN expires > 0 THEN strftime('%Y-%m-%dT%H:%M:%SZ', expires,"
                            " 'unixepoch') ELSE 'never' END"
-                           " FROM recordings ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+                           " FROM recordings ORDER BY id", &q) != SQLITE_OK)
         return db_error(st, "list");
     printf("%-5s %-40s %-8s %-6s %-9s %12s %8s %-20s  %s\n", "id", "stream", "task", "format",
            "status", "bytes", "attempts", "expires", "location");
@@ -673,7 +703,7 @@ int ff_liverec_state_list(LiveRecState *st)
                sqlite3_column_text(q, 10), sqlite3_column_text(q, 9));
         n++;
     }
-    sqlite3_finalize(q);
+    put(st, q);
     if (ret != SQLITE_DONE)
         return db_error(st, "list");
     printf("%d recording%s\n", n, n == 1 ? "" : "s");
@@ -685,14 +715,14 @@ int ff_liverec_state_add_event(LiveRecState *st, int event_type, const char *bod
     sqlite3_stmt *q;
     int ret;
 
-    if (sqlite3_prepare_v2(st->db, "INSERT INTO events (event_type, body, queued_usec)"
-                           " VALUES (?, ?, ?)", -1, &q, NULL) != SQLITE_OK)
+    if (get(st, "INSERT INTO events (event_type, body, queued_usec)"
+                           " VALUES (?, ?, ?)", &q) != SQLITE_OK)
         return db_error(st, "queue event");
     sqlite3_bind_int(q, 1, event_type);
     sqlite3_bind_text(q, 2, body, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 3, now_usec);
     ret = sqlite3_step(q) == SQLITE_DONE ? 0 : db_error(st, "queue event");
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
@@ -717,7 +747,7 @@ int ff_liverec_state_next_event(LiveRecState *st, int64_t now, LiveRecEvent *ev)
     } else {
         ret = ret == SQLITE_DONE ? 0 : db_error(st, "select event");
     }
-    sqlite3_finalize(q);
+    put(st, q);
     return ret;
 }
 
