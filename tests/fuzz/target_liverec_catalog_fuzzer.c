@@ -20,15 +20,21 @@
 
 /*
  * The catalog (STATE/ffliverec.db) outlives the process and anyone with the folder can edit it, so
- * its rows are untrusted input (DESIGN.md section 3). The input is SQL run against a new catalog
+ * its rows are untrusted input (DESIGN.md section 3). The input is SQL run against an empty catalog
  * (rows only: the schema cannot be changed, nothing outside the database reached); then every
  * reader runs on what it left: the upload, callback, event and retention queues, the search
  * behind SearchMedia and the status page, -list, and the merge of the API's templates, rules and
  * tasks into a configuration, whose -export must load again.
+ *
+ * Both connections (the input's and the state's) stay open for the whole run and every table is
+ * emptied before each input: opening a connection parses the schema again, and with SQLite's
+ * allocations going through ASan that made this target run at ~150 inputs a second. Since the
+ * input cannot change the schema, an emptied catalog is a new one to every reader.
  */
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +47,6 @@
 #include <sqlite3.h>
 
 #include "libavutil/bprint.h"
-#include "libavutil/file.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
 
@@ -56,8 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NOW 1796000000
 
 static char dir[64], db[96], cfg_path[96], export_path[96];
-static uint8_t *blank;          ///< a new catalog's bytes
-static size_t blank_size;
+static LiveRecState *st;        ///< the catalog as its readers see it
+static sqlite3 *edit;           ///< the input's connection, rows only
+static int steps;               ///< the input's progress, in thousands of instructions
+static char *empty_sql;         ///< "DELETE FROM" every table
 static LiveRecConfig *base;     ///< a configuration file's own objects (template 1, a rule)
 
 static const char config_xml[] =
@@ -76,7 +83,9 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 static void cleanup(void)
 {
     ff_liverec_config_free(&base);
-    av_freep(&blank);
+    ff_liverec_state_close(&st);
+    sqlite3_close(edit);
+    sqlite3_free(empty_sql);
     nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -85,38 +94,6 @@ static void write_file(const char *path, const void *data, size_t size)
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, size, f) != size || fclose(f))
         abort();
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    LiveRecState *st = NULL;
-
-    av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
-    xmlInitParser();
-    snprintf(dir, sizeof(dir), "%s/liverec-fuzz-catalog-%d", liverec_fuzz_tmpdir(), (int)getpid());
-    snprintf(db, sizeof(db), "%s/ffliverec.db", dir);
-    snprintf(cfg_path, sizeof(cfg_path), "%s/config.xml", dir);
-    snprintf(export_path, sizeof(export_path), "%s/export.xml", dir);
-    if (mkdir(dir, 0700) < 0)
-        abort();
-    atexit(cleanup);
-    if (ff_liverec_state_open(&st, dir) < 0)
-        abort();
-    ff_liverec_state_close(&st);
-    {
-        /* a copy: the file is truncated for every input */
-        uint8_t *map;
-        if (av_file_map(db, &map, &blank_size, 0, NULL) < 0 || !(blank = av_memdup(map, blank_size)))
-            abort();
-        av_file_unmap(map, blank_size);
-    }
-    write_file(cfg_path, config_xml, sizeof(config_xml) - 1);
-    if (ff_liverec_config_load(&base, cfg_path, NOW) < 0)
-        abort();
-    /* -list prints: not to the fuzzer's output */
-    if (!freopen("/dev/null", "w", stdout))
-        abort();
-    return 0;
 }
 
 /* Rows only: no schema change, no ATTACH, no PRAGMA, no recursion. */
@@ -142,23 +119,63 @@ static int progress(void *opaque)
     return ++*(int *)opaque > 1000;   /* called every 1,000 instructions: at most 1 M */
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    sqlite3_stmt *q;
+    AVBPrint sql;
+
+    av_log_set_level(getenv("FUZZ_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_QUIET);
+    xmlInitParser();
+    snprintf(dir, sizeof(dir), "%s/liverec-fuzz-catalog-%d", liverec_fuzz_tmpdir(), (int)getpid());
+    snprintf(db, sizeof(db), "%s/ffliverec.db", dir);
+    snprintf(cfg_path, sizeof(cfg_path), "%s/config.xml", dir);
+    snprintf(export_path, sizeof(export_path), "%s/export.xml", dir);
+    if (mkdir(dir, 0700) < 0)
+        abort();
+    atexit(cleanup);
+    if (ff_liverec_state_open(&st, dir) < 0 ||
+        sqlite3_open_v2(db, &edit, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        abort();
+    /* every table the schema has, so that a new one is emptied too */
+    av_bprint_init(&sql, 0, AV_BPRINT_SIZE_UNLIMITED);
+    if (sqlite3_prepare_v2(edit, "SELECT name FROM sqlite_master WHERE type = 'table'", -1, &q,
+                           NULL) != SQLITE_OK)
+        abort();
+    while (sqlite3_step(q) == SQLITE_ROW)
+        av_bprintf(&sql, "DELETE FROM \"%s\";", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    if (!av_bprint_is_complete(&sql) || !sql.len || !(empty_sql = sqlite3_mprintf("%s", sql.str)))
+        abort();
+    av_bprint_finalize(&sql, NULL);
+    sqlite3_limit(edit, SQLITE_LIMIT_LENGTH, 1 << 20);
+    sqlite3_progress_handler(edit, 1000, progress, &steps);
+    sqlite3_set_authorizer(edit, authorize, NULL);
+    write_file(cfg_path, config_xml, sizeof(config_xml) - 1);
+    if (ff_liverec_config_load(&base, cfg_path, NOW) < 0)
+        abort();
+    /* -list prints: not to the fuzzer's output */
+    if (!freopen("/dev/null", "w", stdout))
+        abort();
+    return 0;
+}
+
 static void edit_catalog(const uint8_t *data, size_t size)
 {
-    sqlite3 *h;
     char *sql = av_malloc(size + 1);
-    int steps = 0;
 
     if (!sql)
         abort();
     memcpy(sql, data, size);
     sql[size] = 0;
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    /* the last input's rows go, however many it left: no limit on this one */
+    steps = INT_MIN;
+    if (sqlite3_exec(edit, empty_sql, NULL, NULL, NULL) != SQLITE_OK)
         abort();
-    sqlite3_limit(h, SQLITE_LIMIT_LENGTH, 1 << 20);
-    sqlite3_progress_handler(h, 1000, progress, &steps);
-    sqlite3_set_authorizer(h, authorize, NULL);
-    sqlite3_exec(h, sql, NULL, NULL, NULL);
-    sqlite3_close(h);
+    steps = 0;
+    sqlite3_exec(edit, sql, NULL, NULL, NULL);
+    /* what the input left uncommitted is lost, as when its connection closed */
+    if (!sqlite3_get_autocommit(edit) && sqlite3_exec(edit, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        abort();
     av_free(sql);
 }
 
@@ -240,21 +257,10 @@ static void merge(LiveRecState *st)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    LiveRecState *st = NULL;
-
     unlink(export_path);
-    write_file(db, blank, blank_size);
-    for (const char *ext = "-wal\0-shm\0-journal\0"; *ext; ext += strlen(ext) + 1) {
-        char p[128];
-        snprintf(p, sizeof(p), "%s%s", db, ext);
-        unlink(p);
-    }
     edit_catalog(data, size);
-    if (ff_liverec_state_open(&st, dir) < 0)
-        return 0;
     queues(st);
     searches(st);
     merge(st);
-    ff_liverec_state_close(&st);
     return 0;
 }
