@@ -46,7 +46,6 @@
 #include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <fcntl.h>
 #include <stdio.h>
 #if HAVE_UNISTD_H
 #include <unistd.h>
@@ -56,7 +55,6 @@
 #include "libavutil/base64.h"
 #include "libavutil/bprint.h"
 #include "libavutil/error.h"
-#include "libavutil/file_open.h"
 #include "libavutil/mem.h"
 #include "libavutil/md5.h"
 #include "libavutil/opt.h"
@@ -67,87 +65,10 @@
 #include "os_support.h"
 #include "s3.h"
 #include "url.h"
+#include "vodupload.h"
 
-#define MIN_PART_SIZE      (5LL << 20)
-#define MAX_PART_SIZE      (INT_MAX & ~((1 << 20) - 1))  /* av_malloc's limit, whole MiB */
 #define FILL_MIN           (256 << 10)  /* first allocation of a part's buffer */
-#define MAX_PARTS          10000   ///< S3's limit; max_part_count may lower it (Swift: 1000)
 #define READ_CHUNK         (1 << 20)
-#define JOURNAL_MAGIC      "vodupload-journal 1"
-
-typedef struct Part {
-    int64_t size;
-    uint8_t md5[16];          ///< of the data, computed while it was written
-    char etag[80];            ///< as the server returned it (not always an MD5: SSE-KMS, ...)
-    int listed;               ///< resuming: the server lists this journaled part (1), or this
-                              ///< part the journal did not list (2)
-} Part;
-
-typedef struct Worker {
-    struct VodUploadContext *c;
-    pthread_t thread;
-    CURL *curl;
-    uint8_t *buf;             ///< the part it uploads; once done, the next part's fill buffer
-    int64_t cap;              ///< allocated bytes of buf
-    int job;                  ///< part number to upload, 0 when idle
-} Worker;
-
-typedef struct VodUploadContext {
-    const AVClass *class;
-
-    /* options */
-    char *access_key;
-    char *secret_key;
-    char *region;
-    int64_t part_size;
-    int parts_in_flight;
-    int max_part_count;
-    int64_t max_buffer;
-    int verify_etag;
-    int max_retries;
-    int64_t retry_delay;
-    int64_t timeout;
-    char *content_type;
-    char *journal;
-
-    /* the object */
-    char *endpoint;           ///< scheme://host[:port]
-    char *bucket;
-    char *key;                ///< the key as written in the URL (not percent-decoded), may be empty
-    char *name;               ///< "bucket/key" for messages
-    CURL *curl;               ///< used by the caller's thread
-    S3Client s3;              ///< how requests are made (the worker's too)
-    int journal_off;          ///< the journal could not be written: go on without it
-
-    /* writing */
-    uint8_t *fill;            ///< part being filled
-    int64_t fill_cap;         ///< allocated bytes of fill
-    int64_t fill_target;      ///< size of the part being filled (part_bytes())
-    int64_t fill_len;
-    struct AVMD5 *md5;        ///< MD5 of the part being filled
-    int64_t written;
-    int nb_parts;             ///< parts handed to the workers (or skipped as already uploaded)
-    int parts_size;           ///< allocated entries of parts
-    Part *parts;              ///< with lock held once the workers run (they set the ETags)
-    char *upload_id;          ///< set before the first part is handed off, then read only
-    int failed;               ///< AVERROR of the first failure, 0 if none
-    Worker *workers;
-    int nb_workers;           ///< threads running
-    pthread_mutex_t lock;     ///< guards parts, the workers' jobs, worker_err, quit, the journal
-    pthread_cond_t cond;
-    int quit;
-    int worker_err;           ///< the first error of a worker, 0 if none
-    Part *resume;             ///< parts the journal lists and the server still has
-    int nb_resume;
-
-    /* reading */
-    int64_t size;
-    int64_t pos;
-    uint8_t *rbuf;
-    int64_t rbuf_pos;
-    int rbuf_len;
-    char read_etag[80];       ///< ETag at open: every ranged GET must see the same object
-} VodUploadContext;
 
 /* Parse vodupload+http[s]://host[:port]/bucket[/key] into c. */
 static int parse_url(VodUploadContext *c, const char *uri)
@@ -251,280 +172,6 @@ static int context_setup(URLContext *h, const char *uri)
     return 0;
 }
 
-static void md5_hex(const uint8_t *sum, char *hex)
-{
-    ff_data_to_hex(hex, sum, 16, 1);
-    hex[32] = 0;
-}
-
-/* An ETag compared with an MD5: without quotes, any case. */
-static int etag_is_md5(const char *etag, const uint8_t *sum)
-{
-    char hex[33];
-    size_t len = strlen(etag);
-    md5_hex(sum, hex);
-    if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
-        etag++;
-        len -= 2;
-    }
-    return len == 32 && !av_strncasecmp(etag, hex, 32);
-}
-
-/* The MD5 an ETag holds ("hex" or hex, 32 digits); 0 if it holds none (SSE-KMS, multipart). */
-static int etag_md5(const char *etag, uint8_t *sum)
-{
-    size_t len = strlen(etag);
-    if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
-        etag++;
-        len -= 2;
-    }
-    if (len != 32 || strspn(etag, "0123456789abcdefABCDEF") < 32)
-        return 0;
-    ff_hex_to_data(sum, etag);
-    return 1;
-}
-
-/* ---- journal ---------------------------------------------------------------------------- */
-
-/* The journal only saves work after a restart: when it cannot be written, go on without it. */
-static void journal_write(VodUploadContext *c)
-{
-    AVBPrint bp;
-    char *tmp = NULL, hex[33];
-    int fd, ret = 0;
-
-    if (!c->journal || c->journal_off)
-        return;
-    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, JOURNAL_MAGIC "\nurl %s/%s\nupload_id %s\n", c->endpoint, c->name, c->upload_id);
-    for (int i = 0; i < c->nb_parts && c->parts[i].etag[0]; i++) {
-        md5_hex(c->parts[i].md5, hex);
-        av_bprintf(&bp, "part %d %"PRId64" %s %s\n", i + 1, c->parts[i].size, hex, c->parts[i].etag);
-    }
-    tmp = av_asprintf("%s.tmp", c->journal);
-    if (!tmp || !av_bprint_is_complete(&bp)) {
-        ret = AVERROR(ENOMEM);
-    } else if ((fd = avpriv_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
-        ret = AVERROR(errno);
-    } else {
-        ssize_t n = write(fd, bp.str, bp.len);
-        if (n != bp.len)
-            ret = n < 0 ? AVERROR(errno) : AVERROR(EIO);
-        else if (fsync(fd) < 0)
-            ret = AVERROR(errno);
-        if (close(fd) < 0 && ret >= 0)
-            ret = AVERROR(errno);
-        if (ret >= 0 && rename(tmp, c->journal) < 0)
-            ret = AVERROR(errno);
-    }
-    if (ret < 0) {
-        av_log(c, AV_LOG_WARNING, "cannot write the journal %s (%s): going on without it\n",
-               c->journal, av_err2str(ret));
-        c->journal_off = 1;
-    }
-    av_free(tmp);
-    av_bprint_finalize(&bp, NULL);
-}
-
-static void journal_remove(VodUploadContext *c)
-{
-    if (c->journal && unlink(c->journal) < 0 && errno != ENOENT)
-        av_log(c, AV_LOG_WARNING, "cannot remove the journal %s: %s\n", c->journal,
-               av_err2str(AVERROR(errno)));
-}
-
-static int valid_token(const char *s, int max)
-{
-    int n = 0;
-    for (; *s; s++, n++)
-        if (n >= max || *s <= ' ' || *s > '~')
-            return 0;
-    return n > 0;
-}
-
-/* Read the journal: 1 and c->upload_id + c->resume set if it describes this object. */
-static int journal_read(VodUploadContext *c)
-{
-    FILE *f;
-    char line[1024], want[1024];
-    int ln = 0, ok = 1;
-
-    if (!c->journal || !(f = avpriv_fopen_utf8(c->journal, "r")))
-        return 0;
-    snprintf(want, sizeof(want), "url %s/%s", c->endpoint, c->name);
-    while (ok && fgets(line, sizeof(line), f)) {
-        size_t len = strlen(line);
-        char id[512], hex[64], etag[128];
-        int num, n = 0;
-        int64_t size;
-
-        if (!len || line[len - 1] != '\n') {
-            ok = 0;
-            break;
-        }
-        line[--len] = 0;
-        ln++;
-        if (ln == 1) {
-            ok = !strcmp(line, JOURNAL_MAGIC);
-        } else if (ln == 2) {
-            ok = !strcmp(line, want);
-        } else if (ln == 3) {
-            ok = sscanf(line, "upload_id %511s%n", id, &n) == 1 && !line[n] && valid_token(id, 500) &&
-                 (c->upload_id = av_strdup(id));
-        } else {
-            Part *parts;
-            ok = sscanf(line, "part %d %"SCNd64" %63s %127s%n", &num, &size, hex, etag, &n) == 4 &&
-                 !line[n] && num == c->nb_resume + 1 && num <= MAX_PARTS && size > 0 &&
-                 size <= MAX_PART_SIZE && strlen(hex) == 32 &&
-                 strspn(hex, "0123456789abcdef") == 32 && valid_token(etag, 78);
-            if (ok && (parts = av_realloc_array(c->resume, num, sizeof(*parts)))) {
-                Part *p = &parts[num - 1];
-                c->resume = parts;
-                p->size   = size;
-                p->listed = 0;
-                ff_hex_to_data(p->md5, hex);
-                av_strlcpy(p->etag, etag, sizeof(p->etag));
-                c->nb_resume = num;
-            } else {
-                ok = 0;
-            }
-        }
-    }
-    fclose(f);
-    if (!ok || ln < 3) {
-        av_log(c, AV_LOG_WARNING, "the journal %s does not describe %s (line %d): starting a "
-               "new upload\n", c->journal, c->name, ln);
-        av_freep(&c->upload_id);
-        av_freep(&c->resume);
-        c->nb_resume = 0;
-        return 0;
-    }
-    return 1;
-}
-
-/*
- * One page of a ListParts reply: a journal's part the server lists with the same size and ETag is
- * marked listed. A part the server has that the journal does not (it was in flight when the last
- * writer died, or its journal line was not written) is taken from the listing when its ETag is
- * the MD5 of its bytes: it is not sent again if the same bytes come for it. *next = the next
- * page's marker, 0 if this was the last page.
- */
-static int parse_list_parts(VodUploadContext *c, const AVBPrint *reply, int *next)
-{
-    xmlDocPtr doc = ff_s3_xml_parse(reply);
-    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL, n;
-    char buf[128];
-
-    if (!root || strcmp((const char *)root->name, "ListPartsResult")) {
-        xmlFreeDoc(doc);
-        av_log(c, AV_LOG_ERROR, "ListParts %s: the reply is not a ListPartsResult\n", c->name);
-        return AVERROR_INVALIDDATA;
-    }
-    for (n = root->children; n; n = n->next) {
-        char etag[128];
-        uint8_t sum[16];
-        int num;
-        int64_t size;
-        Part *p;
-        if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "Part"))
-            continue;
-        ff_s3_xml_text(n, "PartNumber", buf, sizeof(buf));
-        num = atoi(buf);
-        ff_s3_xml_text(n, "Size", buf, sizeof(buf));
-        size = strtoll(buf, NULL, 10);
-        ff_s3_xml_text(n, "ETag", etag, sizeof(etag));
-        if (num < 1 || num > MAX_PARTS || size <= 0 || size > MAX_PART_SIZE)
-            continue;
-        if (num <= c->nb_resume && size == c->resume[num - 1].size &&
-            !strcmp(etag, c->resume[num - 1].etag)) {
-            c->resume[num - 1].listed = 1;
-            continue;
-        }
-        if ((num <= c->nb_resume && c->resume[num - 1].listed) || !etag_md5(etag, sum) ||
-            !valid_token(etag, 78))
-            continue;
-        if (num > c->nb_resume) {
-            Part *parts = av_realloc_array(c->resume, num, sizeof(*parts));
-            if (!parts) {
-                xmlFreeDoc(doc);
-                return AVERROR(ENOMEM);
-            }
-            memset(parts + c->nb_resume, 0, (num - c->nb_resume) * sizeof(*parts));
-            c->resume    = parts;
-            c->nb_resume = num;
-        }
-        p = &c->resume[num - 1];
-        p->size   = size;
-        p->listed = 2;
-        memcpy(p->md5, sum, sizeof(sum));
-        av_strlcpy(p->etag, etag, sizeof(p->etag));
-    }
-    ff_s3_xml_text(root, "IsTruncated", buf, sizeof(buf));
-    *next = 0;
-    if (!strcmp(buf, "true")) {
-        ff_s3_xml_text(root, "NextPartNumberMarker", buf, sizeof(buf));
-        *next = atoi(buf);
-    }
-    xmlFreeDoc(doc);
-    return 0;
-}
-
-/* Keep only the parts the server lists (the journal's, with the same size and ETag). */
-static int resume_check(VodUploadContext *c)
-{
-    int marker = 0, kept = 0, adopted = 0, journaled = c->nb_resume, ret = 0;
-
-    /* at most MAX_PARTS parts, at least 1 per page: the marker must grow */
-    for (int page = 0; page <= MAX_PARTS; page++) {
-        S3Request r;
-        AVBPrint q;
-        int next;
-
-        /* SigV4 with libcurl 7.88: query parameters sorted and encoded by us */
-        av_bprint_init(&q, 0, AV_BPRINT_SIZE_UNLIMITED);
-        av_bprintf(&q, "part-number-marker=%d&uploadId=", marker);
-        ff_s3_uri_encode(&q, c->upload_id, 0);
-        ff_s3_request_init(&r, "GET", c->bucket, c->key);
-        r.query = q.str;
-        ret = av_bprint_is_complete(&q) ? ff_s3_request(&c->s3, c->curl, &r, "ListParts", 1) : AVERROR(ENOMEM);
-        av_bprint_finalize(&q, NULL);
-        if (ret < 0) {
-            av_bprint_finalize(&r.reply, NULL);
-            break;
-        }
-        ret = parse_list_parts(c, &r.reply, &next);
-        av_bprint_finalize(&r.reply, NULL);
-        if (ret < 0)
-            break;
-        if (!next)
-            break;
-        if (next <= marker || next > MAX_PARTS) {
-            av_log(c, AV_LOG_ERROR, "ListParts %s: the part listing does not advance\n", c->name);
-            ret = AVERROR_INVALIDDATA;
-            break;
-        }
-        marker = next;
-    }
-    if (ret == AVERROR(ENOENT)) {
-        av_log(c, AV_LOG_WARNING, "the journal's upload of %s no longer exists: starting a new "
-               "upload\n", c->name);
-        av_freep(&c->upload_id);
-        c->nb_resume = 0;
-        journal_remove(c);
-        ret = 0;
-    }
-    for (int i = 0; i < c->nb_resume; i++) {
-        if (!c->resume[i].listed)
-            c->resume[i].size = 0;
-        kept    += c->resume[i].listed == 1;
-        adopted += c->resume[i].listed == 2;
-    }
-    if (ret >= 0 && c->upload_id)
-        av_log(c, AV_LOG_INFO, "resuming the upload of %s: %d of %d journaled parts are on the "
-               "server, and %d more it did not journal\n", c->name, kept, journaled, adopted);
-    return ret;
-}
-
 /* HEAD of an object (or of the bucket when key is ""); *size = Content-Length, -1 if absent */
 static int head(VodUploadContext *c, const char *key, int64_t *size, char *etag, int etag_size)
 {
@@ -565,14 +212,14 @@ static int initiate(VodUploadContext *c, CURL *curl)
     av_bprint_finalize(&r.reply, NULL);
     if (ret < 0)
         return ret;
-    if (!valid_token(id, 500)) {
+    if (!ff_vodupload_valid_token(id, 500)) {
         av_log(c, AV_LOG_ERROR, "CreateMultipartUpload %s: no valid UploadId in the reply\n", c->name);
         return AVERROR_INVALIDDATA;
     }
     if (!(c->upload_id = av_strdup(id)))
         return AVERROR(ENOMEM);
     av_log(c, AV_LOG_VERBOSE, "multipart upload of %s started\n", c->name);
-    journal_write(c);
+    ff_vodupload_journal_write(c);
     return 0;
 }
 
@@ -611,12 +258,12 @@ static int upload_part(VodUploadContext *c, CURL *curl, int num, Part *p, const 
     av_bprint_finalize(&r.reply, NULL);
     if (ret < 0)
         return ret;
-    if (!valid_token(r.etag, 78)) {
+    if (!ff_vodupload_valid_token(r.etag, 78)) {
         av_log(c, AV_LOG_ERROR, "UploadPart %s: part %d came back without an ETag\n", c->name, num);
         return AVERROR_INVALIDDATA;
     }
     /* the server checked Content-MD5; an ETag that is no MD5 (SSE-KMS, ...) is not an error */
-    if (!etag_is_md5(r.etag, p->md5))
+    if (!ff_vodupload_etag_is_md5(r.etag, p->md5))
         av_log(c, AV_LOG_DEBUG, "part %d of %s: ETag %s is not the MD5 of the part\n", num, c->name, r.etag);
     av_strlcpy(p->etag, r.etag, sizeof(p->etag));
     av_log(c, AV_LOG_VERBOSE, "part %d of %s: %"PRId64" bytes in %.3f s\n", num, c->name, p->size,
@@ -649,7 +296,7 @@ static void *worker_main(void *arg)
             c->worker_err = ret;
         if (ret >= 0 && p.etag[0]) {
             av_strlcpy(c->parts[num - 1].etag, p.etag, sizeof(p.etag));
-            journal_write(c);
+            ff_vodupload_journal_write(c);
         }
         w->job = 0;
         pthread_cond_broadcast(&c->cond);
@@ -851,7 +498,7 @@ static void multipart_etag(VodUploadContext *c, char *etag, int size)
         av_md5_update(md5, c->parts[i].md5, 16);
     av_md5_final(md5, sum);
     av_free(md5);
-    md5_hex(sum, hex);
+    ff_vodupload_md5_hex(sum, hex);
     snprintf(etag, size, "\"%s-%d\"", hex, c->nb_parts);
 }
 
@@ -964,7 +611,7 @@ static int abort_upload(VodUploadContext *c, int replaced)
         av_log(c, AV_LOG_VERBOSE, "the journaled multipart upload of %s is replaced by one PUT\n", c->name);
     else
         av_log(c, AV_LOG_WARNING, "multipart upload of %s aborted: no object was stored\n", c->name);
-    journal_remove(c);
+    ff_vodupload_journal_remove(c);
     return 0;
 }
 
@@ -1005,7 +652,7 @@ static int put_object(VodUploadContext *c)
     r.content_type = c->content_type ? c->content_type : ff_s3_content_type(c->key);
     ret = ff_s3_request(&c->s3, c->curl, &r, "PutObject", 0);
     av_bprint_finalize(&r.reply, NULL);
-    if (ret >= 0 && r.etag[0] && !etag_is_md5(r.etag, sum))
+    if (ret >= 0 && r.etag[0] && !ff_vodupload_etag_is_md5(r.etag, sum))
         av_log(c, AV_LOG_DEBUG, "%s: ETag %s is not the MD5 of the object\n", c->name, r.etag);
     return ret;
 }
@@ -1055,7 +702,7 @@ static int vodupload_open(URLContext *h, const char *uri, int flags, AVDictionar
     if (!(c->md5 = av_md5_alloc()))
         goto fail;
     av_md5_init(c->md5);
-    if (journal_read(c) && (ret = resume_check(c)) < 0)
+    if (ff_vodupload_journal_read(c) && (ret = ff_vodupload_resume_check(c)) < 0)
         goto fail;
     return 0;
 fail:
@@ -1115,7 +762,7 @@ static int vodupload_close(URLContext *h)
                 give_up(c, ret);
                 av_log(h, AV_LOG_ERROR, "%s was not stored\n", c->name);
             } else {
-                journal_remove(c);
+                ff_vodupload_journal_remove(c);
                 av_log(h, AV_LOG_VERBOSE, "stored %s: %"PRId64" bytes in %d parts\n",
                        c->name, c->written, c->nb_parts);
             }

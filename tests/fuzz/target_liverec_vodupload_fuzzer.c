@@ -19,8 +19,8 @@
  */
 
 /*
- * The protocol's readers are private to its file, so the file is compiled into this target (as
- * FFmpeg's own tests/ do with theirs). The input is up to five parts, each ending at a line "--":
+ * Some of the protocol's readers are private to their files, so the files are compiled into this
+ * target (as FFmpeg's own tests/ do with theirs). The input is up to five parts, each ending at a line "--":
  *   1. a journal, as a crash left it, read for the object http://127.0.0.1:9/b/k;
  *   2. a ListParts reply, checked against the journal's parts;
  *   3. an S3 reply read for its <Error> (the first byte picks the HTTP status and whether a 200
@@ -38,6 +38,7 @@
 
 #include "libavformat/s3.c"
 #include "libavformat/vodupload.c"
+#include "libavformat/vodupload_resume.c"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -112,18 +113,18 @@ static void context_uninit(VodUploadContext *c)
     av_freep(&c->parts);
 }
 
-/* What journal_read() promises the upload. */
+/* What ff_vodupload_journal_read() promises the upload. */
 static void check_journal(const VodUploadContext *c)
 {
-    if (!c->upload_id || !valid_token(c->upload_id, 500) || c->nb_resume < 0 || c->nb_resume > MAX_PARTS)
+    if (!c->upload_id || !ff_vodupload_valid_token(c->upload_id, 500) || c->nb_resume < 0 || c->nb_resume > MAX_PARTS)
         abort();
     for (int i = 0; i < c->nb_resume; i++)
         if (c->resume[i].size <= 0 || c->resume[i].size > MAX_PART_SIZE ||
-            !valid_token(c->resume[i].etag, 78))
+            !ff_vodupload_valid_token(c->resume[i].etag, 78))
             abort();
 }
 
-/* The journal read back after journal_write() of what was read: the same upload. */
+/* The journal read back after ff_vodupload_journal_write() of what was read: the same upload. */
 static void journal_round_trip(VodUploadContext *c)
 {
     VodUploadContext c2;
@@ -134,12 +135,12 @@ static void journal_round_trip(VodUploadContext *c)
         memcpy(c->parts, c->resume, c->nb_resume * sizeof(*c->parts));
     c->nb_parts = c->nb_resume;
     c->journal  = journal2;
-    journal_write(c);
+    ff_vodupload_journal_write(c);
     c->journal  = journal;
     if (c->journal_off)
         abort();
     context_init(&c2, journal2);
-    if (journal_read(&c2) != 1 || strcmp(c2.upload_id, c->upload_id) || c2.nb_resume != c->nb_resume)
+    if (ff_vodupload_journal_read(&c2) != 1 || strcmp(c2.upload_id, c->upload_id) || c2.nb_resume != c->nb_resume)
         abort();
     for (int i = 0; i < c->nb_resume; i++)
         if (c2.resume[i].size != c->resume[i].size || memcmp(c2.resume[i].md5, c->resume[i].md5, 16) ||
@@ -168,7 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     part = next_part(&p, end, &len);
     write_file(journal, part, len);
     context_init(&c, journal);
-    if (journal_read(&c) == 1) {
+    if (ff_vodupload_journal_read(&c) == 1) {
         check_journal(&c);
         journal_round_trip(&c);
     } else if (c.upload_id || c.resume || c.nb_resume) {
@@ -180,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     part = next_part(&p, end, &len);
     ff_s3_request_init(&r, "GET", c.bucket, c.key);
     reply_set(&r, part, len);
-    if (parse_list_parts(&c, &r.reply, &next) >= 0) {
+    if (ff_vodupload_parse_list_parts(&c, &r.reply, &next) >= 0) {
         if (c.nb_resume > MAX_PARTS)
             abort();
         for (int i = 0; i < c.nb_resume; i++) {
@@ -226,7 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (strnlen(r.etag, sizeof(r.etag)) >= sizeof(r.etag))
         abort();
-    etag_is_md5(r.etag, (const uint8_t *)"0123456789abcdef");
+    ff_vodupload_etag_is_md5(r.etag, (const uint8_t *)"0123456789abcdef");
     av_bprint_finalize(&r.reply, NULL);
 
     /* 5. the UploadId */
