@@ -56,429 +56,14 @@
 #include "avformat.h"
 #include "internal.h"
 #include "liverec.h"
+#include "liverec_hls.h"
 #include "mux.h"
 #include "url.h"
 
-#define STATE_MAGIC       "liverec_hls"
-#define STATE_VERSION     1
-#define STATE_MAX_SIZE    (64 * 1024)
-#define PLAYLIST_MAX_SIZE (64 * 1024 * 1024)
-
-enum SegmentType {
-    SEGMENT_TYPE_MPEGTS,
-    SEGMENT_TYPE_FMP4,
-};
-
-typedef struct LRHSegment {
-    char   *uri;
-    char   *map;      ///< EXT-X-MAP URI starting with this segment (fMP4), or NULL
-    int64_t duration; ///< microseconds
-    int64_t pdt;      ///< EXT-X-PROGRAM-DATE-TIME in microseconds, or AV_NOPTS_VALUE
-    int     discont;  ///< preceded by EXT-X-DISCONTINUITY
-} LRHSegment;
-
-typedef struct LiveRecHLSContext {
-    const AVClass *class;
-
-    /* options */
-    int64_t segment_time;
-    int     segment_type;
-    int64_t splice_timeout;
-    int     splice;
-    int64_t max_duration;
-    int64_t files_finished; ///< exported: recordings finalized since the open
-    int64_t max_ts_jump;
-    char   *vod_file_name;
-    char   *stream_id;
-    AVDictionary *protocol_opts;
-    char   *time_zone;
-    int     final;
-    char   *wallclock;
-
-    char   *dir;       ///< folder of the playlist: "" or ending in '/'
-    char   *stem;      ///< playlist name without ".m3u8"
-    char   *state_url;
-    char   *lock_path;
-    int     lock_fd;
-    int64_t now;       ///< wall clock at open, microseconds
-
-    /* the recording, persisted in the playlist and the sidecar */
-    int64_t rec_start;
-    int64_t last_end;
-    char   *seg_base;
-    int     nb_discont;
-    int     pushes;
-    char   *rec_stream_id;
-    char   *finalizing;
-    char   *codecs;
-    LRHSegment *segs;
-    int     nb_segs;
-    int64_t listed;        ///< duration of the segments listed, microseconds
-    char   *open_seg;      ///< from the sidecar: the segment being written when it was saved
-    int64_t open_seg_start;
-    int     open_seg_flags; ///< OPEN_SEG_DISCONT, OPEN_SEG_DATE
-
-    /* the current push */
-    AVFormatContext *oc;
-    int     ref;          ///< reference stream for cuts
-    int     block_open;   ///< oc has written its header for the current block
-    int     seg_open;
-    int     need_discont; ///< the next segment starts behind a discontinuity
-    char   *block_map;    ///< map of the current block not yet attached to a segment
-    char   *seg_uri;
-    int64_t seg_start;    ///< microseconds (stream time) where the open segment starts
-    int64_t seg_end;      ///< microseconds, end of the latest packet in the segment
-    int64_t seg_saved;    ///< av_gettime_relative() when the open segment was last saved
-    int64_t wall_base;    ///< wall clock = wall_base + (ts - ts_base)
-    int64_t ts_base;
-    int64_t anchor;       ///< wall_base as first set for this block
-    int     have_base;
-    int     base_fixed;   ///< the block's first segment (with its date) is listed
-    int     io_error;     ///< writing a segment failed: the files stay as a crash leaves them
-    int64_t packets;      ///< written since this open
-    int64_t *last_dts;    ///< per stream, microseconds
-    AVCodecParameters **par; ///< per stream, the parameters in force (new extradata applied)
-} LiveRecHLSContext;
-
-/* what the next listed segment needs, saved with the segment being written */
-#define OPEN_SEG_DISCONT 1
-#define OPEN_SEG_DATE    2
-
-static int64_t wall_of(const LiveRecHLSContext *c, int64_t ts);
 
 static const char *seg_ext(const LiveRecHLSContext *c)
 {
     return c->segment_type == SEGMENT_TYPE_FMP4 ? "m4s" : "ts";
-}
-
-static void free_segments(LiveRecHLSContext *c)
-{
-    for (int i = 0; i < c->nb_segs; i++) {
-        av_freep(&c->segs[i].uri);
-        av_freep(&c->segs[i].map);
-    }
-    av_freep(&c->segs);
-    c->nb_segs = 0;
-    c->listed  = 0;
-}
-
-static int add_segment(LiveRecHLSContext *c, const char *uri, char *map, int64_t duration,
-                       int64_t pdt, int discont)
-{
-    LRHSegment *seg;
-    LRHSegment *segs = av_realloc_array(c->segs, c->nb_segs + 1, sizeof(*c->segs));
-
-    if (!segs)
-        return AVERROR(ENOMEM);
-    c->segs = segs;
-    seg = &segs[c->nb_segs];
-    memset(seg, 0, sizeof(*seg));
-    seg->uri = av_strdup(uri);
-    if (!seg->uri)
-        return AVERROR(ENOMEM);
-    seg->map      = map;
-    seg->duration = duration;
-    seg->pdt      = pdt;
-    seg->discont  = discont;
-    c->nb_segs++;
-    c->listed += duration;
-    return 0;
-}
-
-/* A name we put into a playlist or read back from one: a plain file name in the folder. */
-static int is_safe_name(const char *name)
-{
-    AVBPrint bp;
-    int ok;
-
-    if (!*name || strlen(name) > 255)
-        return 0;
-    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_AUTOMATIC);
-    ff_liverec_sanitize_name(&bp, name);
-    ok = av_bprint_is_complete(&bp) && !strcmp(bp.str, name);
-    av_bprint_finalize(&bp, NULL);
-    return ok;
-}
-
-static int64_t ms_round(int64_t us)
-{
-    return (us + 500) / 1000;
-}
-
-static int target_duration(const LiveRecHLSContext *c)
-{
-    int64_t target = (c->segment_time + 999999) / 1000000;
-
-    for (int i = 0; i < c->nb_segs; i++)
-        target = FFMAX(target, (ms_round(c->segs[i].duration) + 500) / 1000);
-    return FFMAX(target, 1);
-}
-
-static int write_playlist(AVFormatContext *s, const char *url, int final)
-{
-    LiveRecHLSContext *c = s->priv_data;
-    AVBPrint bp;
-    int ret;
-
-    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, "#EXTM3U\n");
-    av_bprintf(&bp, "#EXT-X-VERSION:%d\n", c->segment_type == SEGMENT_TYPE_FMP4 ? 7 : 3);
-    av_bprintf(&bp, "#EXT-X-TARGETDURATION:%d\n", target_duration(c));
-    av_bprintf(&bp, "#EXT-X-MEDIA-SEQUENCE:0\n");
-    av_bprintf(&bp, "#EXT-X-PLAYLIST-TYPE:%s\n", final ? "VOD" : "EVENT");
-    for (int i = 0; i < c->nb_segs; i++) {
-        const LRHSegment *seg = &c->segs[i];
-        int64_t ms = ms_round(seg->duration);
-
-        if (seg->discont)
-            av_bprintf(&bp, "#EXT-X-DISCONTINUITY\n");
-        if (seg->map)
-            av_bprintf(&bp, "#EXT-X-MAP:URI=\"%s\"\n", seg->map);
-        if (seg->pdt != AV_NOPTS_VALUE) {
-            av_bprintf(&bp, "#EXT-X-PROGRAM-DATE-TIME:");
-            ff_liverec_format_iso8601(&bp, seg->pdt);
-            av_bprintf(&bp, "\n");
-        }
-        av_bprintf(&bp, "#EXTINF:%"PRId64".%03d,\n%s\n", ms / 1000, (int)(ms % 1000), seg->uri);
-    }
-    if (final)
-        av_bprintf(&bp, "#EXT-X-ENDLIST\n");
-    ret = av_bprint_is_complete(&bp) ? ff_liverec_write_atomic(s, url, &bp, c->protocol_opts) : AVERROR(ENOMEM);
-    av_bprint_finalize(&bp, NULL);
-    return ret;
-}
-
-static int write_state(AVFormatContext *s)
-{
-    LiveRecHLSContext *c = s->priv_data;
-    AVBPrint bp;
-    int64_t longest = 0;
-    int ret;
-
-    for (int i = 0; i < c->nb_segs; i++)
-        longest = FFMAX(longest, c->segs[i].duration);
-    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, "%s %d\n", STATE_MAGIC, STATE_VERSION);
-    av_bprintf(&bp, "recording_start=%"PRId64"\n", c->rec_start);
-    av_bprintf(&bp, "last_end=%"PRId64"\n", c->last_end);
-    av_bprintf(&bp, "segment_base=%s\n", c->seg_base);
-    av_bprintf(&bp, "next_sequence=%d\n", c->nb_segs);
-    av_bprintf(&bp, "discontinuities=%d\n", c->nb_discont);
-    av_bprintf(&bp, "pushes=%d\n", c->pushes);
-    av_bprintf(&bp, "longest_segment=%"PRId64"\n", longest);
-    av_bprintf(&bp, "stream_id=%s\n", c->rec_stream_id);
-    if (c->codecs)
-        av_bprintf(&bp, "codecs=%s\n", c->codecs);
-    if (c->finalizing)
-        av_bprintf(&bp, "finalizing=%s\n", c->finalizing);
-    if (c->seg_open && c->seg_uri) {
-        /* a kill leaves this segment unlisted: the next recorder keeps what it holds */
-        av_bprintf(&bp, "open_segment=%s\n", c->seg_uri);
-        av_bprintf(&bp, "open_segment_start=%"PRId64"\n", wall_of(c, c->seg_start));
-        av_bprintf(&bp, "open_segment_flags=%d\n",
-                   (c->need_discont && c->nb_segs ? OPEN_SEG_DISCONT : 0) |
-                   (!c->nb_segs || c->need_discont ? OPEN_SEG_DATE : 0));
-    }
-    ret = av_bprint_is_complete(&bp) ? ff_liverec_write_atomic(s, c->state_url, &bp, c->protocol_opts) : AVERROR(ENOMEM);
-    av_bprint_finalize(&bp, NULL);
-    return ret;
-}
-
-static int parse_int64(const char *v, int64_t min, int64_t max, int64_t *out)
-{
-    char *end;
-    long long x;
-
-    if (!*v)
-        return AVERROR_INVALIDDATA;
-    errno = 0;
-    x = strtoll(v, &end, 10);
-    if (*end || errno || x < min || x > max)
-        return AVERROR_INVALIDDATA;
-    *out = x;
-    return 0;
-}
-
-static int dup_value(char **dst, const char *v, int need_safe)
-{
-    for (const char *p = v; *p; p++)
-        if ((unsigned char)*p < 0x20)
-            return AVERROR_INVALIDDATA;
-    if (need_safe && !is_safe_name(v))
-        return AVERROR_INVALIDDATA;
-    av_free(*dst);
-    *dst = av_strdup(v);
-    return *dst ? 0 : AVERROR(ENOMEM);
-}
-
-/* The sidecar: "liverec_hls VERSION" then key=value lines. Everything in it is checked. */
-static int parse_state(AVFormatContext *s, char *text)
-{
-    LiveRecHLSContext *c = s->priv_data;
-    char *line, *save = NULL;
-    int version, n = 0, have = 0, ret = 0;
-    int64_t v;
-
-    line = av_strtok(text, "\n", &save);
-    if (!line || sscanf(line, STATE_MAGIC " %d%n", &version, &n) != 1 || line[n]) {
-        av_log(s, AV_LOG_ERROR, "'%s' is not a liverec_hls state file\n", c->state_url);
-        return AVERROR_INVALIDDATA;
-    }
-    if (version > STATE_VERSION || version < 1) {
-        av_log(s, AV_LOG_ERROR, "'%s' has state version %d; this liverec_hls reads version %d "
-               "only and leaves it untouched\n", c->state_url, version, STATE_VERSION);
-        return AVERROR_PATCHWELCOME;
-    }
-    while ((line = av_strtok(NULL, "\n", &save))) {
-        char *val = strchr(line, '=');
-        if (!val) {
-            av_log(s, AV_LOG_ERROR, "Corrupt state file '%s': line '%s' is not key=value\n",
-                   c->state_url, line);
-            return AVERROR_INVALIDDATA;
-        }
-        *val++ = 0;
-        if (!strcmp(line, "recording_start")) {
-            ret = parse_int64(val, 0, INT64_MAX / 2, &c->rec_start);
-            have |= 1;
-        } else if (!strcmp(line, "last_end")) {
-            ret = parse_int64(val, 0, INT64_MAX / 2, &c->last_end);
-            have |= 2;
-        } else if (!strcmp(line, "segment_base")) {
-            ret = dup_value(&c->seg_base, val, 1);
-            have |= 4;
-        } else if (!strcmp(line, "stream_id")) {
-            ret = dup_value(&c->rec_stream_id, val, 0);
-        } else if (!strcmp(line, "codecs")) {
-            ret = dup_value(&c->codecs, val, 0);
-        } else if (!strcmp(line, "finalizing")) {
-            ret = dup_value(&c->finalizing, val, 1);
-        } else if (!strcmp(line, "open_segment")) {
-            ret = dup_value(&c->open_seg, val, 1);
-        } else if (!strcmp(line, "open_segment_start")) {
-            ret = parse_int64(val, 0, INT64_MAX / 2, &c->open_seg_start);
-        } else if (!strcmp(line, "open_segment_flags")) {
-            if ((ret = parse_int64(val, 0, OPEN_SEG_DISCONT | OPEN_SEG_DATE, &v)) >= 0)
-                c->open_seg_flags = v;
-        } else if (!strcmp(line, "discontinuities")) {
-            if ((ret = parse_int64(val, 0, INT_MAX, &v)) >= 0)
-                c->nb_discont = v;
-        } else if (!strcmp(line, "pushes")) {
-            if ((ret = parse_int64(val, 0, INT_MAX, &v)) >= 0)
-                c->pushes = v;
-        } else if (!strcmp(line, "next_sequence") || !strcmp(line, "longest_segment")) {
-            ret = parse_int64(val, 0, INT64_MAX, &v); /* derived from the playlist */
-        } else {
-            ret = AVERROR_INVALIDDATA;
-        }
-        if (ret < 0) {
-            if (ret == AVERROR_INVALIDDATA)
-                av_log(s, AV_LOG_ERROR, "Corrupt state file '%s': bad line '%s'\n",
-                       c->state_url, line);
-            return ret;
-        }
-    }
-    if (have != 7) {
-        av_log(s, AV_LOG_ERROR, "Corrupt state file '%s': recording_start, last_end or "
-               "segment_base missing\n", c->state_url);
-        return AVERROR_INVALIDDATA;
-    }
-    if (!c->rec_stream_id && !(c->rec_stream_id = av_strdup(c->stem)))
-        return AVERROR(ENOMEM);
-    return 0;
-}
-
-/* Read back the working playlist we wrote; anything we would not have written is an error. */
-static int parse_playlist(AVFormatContext *s, const char *url, char *text)
-{
-    LiveRecHLSContext *c = s->priv_data;
-    char *line, *save = NULL, *map = NULL;
-    int64_t duration = -1, pdt = AV_NOPTS_VALUE;
-    int discont = 0, lineno = 1, ret = 0;
-    const char *reason = NULL;
-
-    free_segments(c);
-    line = av_strtok(text, "\n", &save);
-    if (!line || strcmp(line, "#EXTM3U")) {
-        av_log(s, AV_LOG_ERROR, "'%s' is not an HLS playlist\n", url);
-        return AVERROR_INVALIDDATA;
-    }
-    while ((line = av_strtok(NULL, "\n", &save))) {
-        const char *v;
-        lineno++;
-        if (av_strstart(line, "#EXT-X-VERSION:", NULL) ||
-            av_strstart(line, "#EXT-X-TARGETDURATION:", NULL) ||
-            !strcmp(line, "#EXT-X-MEDIA-SEQUENCE:0") ||
-            !strcmp(line, "#EXT-X-PLAYLIST-TYPE:EVENT")) {
-            continue;
-        } else if (!strcmp(line, "#EXT-X-DISCONTINUITY")) {
-            discont = 1;
-        } else if (av_strstart(line, "#EXT-X-MAP:URI=\"", &v)) {
-            size_t len = strlen(v);
-            av_freep(&map);
-            if (len < 2 || v[len - 1] != '"' || !(map = av_strndup(v, len - 1)) || !is_safe_name(map)) {
-                reason = "bad EXT-X-MAP";
-                break;
-            }
-        } else if (av_strstart(line, "#EXT-X-PROGRAM-DATE-TIME:", &v)) {
-            if (av_parse_time(&pdt, v, 0) < 0 || pdt < 0) {
-                reason = "bad EXT-X-PROGRAM-DATE-TIME";
-                break;
-            }
-        } else if (av_strstart(line, "#EXTINF:", &v)) {
-            char *end;
-            double d = strtod(v, &end);
-            if (end == v || *end != ',' || !(d >= 0 && d < 86400)) {
-                reason = "bad EXTINF";
-                break;
-            }
-            duration = llrint(d * 1000000);
-        } else if (line[0] != '#' && line[0]) {
-            if (duration < 0 || !is_safe_name(line)) {
-                reason = duration < 0 ? "segment without EXTINF" : "unexpected segment name";
-                break;
-            }
-            if (c->nb_segs && !discont && map) {
-                reason = "EXT-X-MAP without a discontinuity";
-                break;
-            }
-            if ((ret = add_segment(c, line, map, duration, pdt, discont && c->nb_segs)) < 0)
-                break;
-            map      = NULL;
-            duration = -1;
-            pdt      = AV_NOPTS_VALUE;
-            discont  = 0;
-        } else {
-            reason = "unexpected tag";
-            break;
-        }
-    }
-    av_free(map);
-    if (ret < 0)
-        return ret;
-    if (reason || duration >= 0) {
-        av_log(s, AV_LOG_ERROR, "Corrupt working playlist '%s' at line %d: %s\n", url, lineno,
-               reason ? reason : "EXTINF without a segment");
-        return AVERROR_INVALIDDATA;
-    }
-    return 0;
-}
-
-static int load_playlist(AVFormatContext *s)
-{
-    LiveRecHLSContext *c = s->priv_data;
-    AVBPrint bp;
-    int ret;
-
-    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    ret = ff_liverec_read_file(s, s->url, &bp, PLAYLIST_MAX_SIZE, c->protocol_opts);
-    if (ret >= 0)
-        ret = parse_playlist(s, s->url, bp.str);
-    else if (ret == AVERROR(ENOENT))
-        ret = 0; /* nothing was listed before the crash: an empty recording */
-    else
-        av_log(s, AV_LOG_ERROR, "Cannot read '%s': %s\n", s->url, av_err2str(ret));
-    av_bprint_finalize(&bp, NULL);
-    return ret;
 }
 
 static int delete_url(AVFormatContext *s, const char *url)
@@ -493,7 +78,7 @@ static int delete_url(AVFormatContext *s, const char *url)
 
 static void reset_recording(LiveRecHLSContext *c)
 {
-    free_segments(c);
+    ff_liverec_hls_free_segments(c);
     av_freep(&c->seg_base);
     av_freep(&c->finalizing);
     av_freep(&c->open_seg);
@@ -542,12 +127,12 @@ static int finalize(AVFormatContext *s)
             goto end;
         }
         /* from here on, a crash resumes this finalization under the same name */
-        if ((ret = write_state(s)) < 0)
+        if ((ret = ff_liverec_hls_write_state(s)) < 0)
             goto end;
     } else {
         av_bprintf(&url, "%s%s", c->dir, c->finalizing);
     }
-    if ((ret = write_playlist(s, url.str, 1)) < 0)
+    if ((ret = ff_liverec_hls_write_playlist(s, url.str, 1)) < 0)
         goto end;
     delete_url(s, s->url);
     for (int i = 0; i < c->nb_segs; i++)
@@ -657,7 +242,7 @@ static int rescue_segment(AVFormatContext *s)
         delete_url(s, url);
         goto end;
     }
-    ret = add_segment(c, c->open_seg, NULL, duration,
+    ret = ff_liverec_hls_add_segment(c, c->open_seg, NULL, duration,
                       c->open_seg_flags & OPEN_SEG_DATE ? c->open_seg_start : AV_NOPTS_VALUE,
                       (c->open_seg_flags & OPEN_SEG_DISCONT) && c->nb_segs);
     if (ret < 0)
@@ -667,8 +252,8 @@ static int rescue_segment(AVFormatContext *s)
     if (c->nb_segs == 1)
         c->rec_start = c->open_seg_start;
     av_log(s, AV_LOG_INFO, "Kept %.3f s of segment '%s' left unfinished\n", duration / 1e6, url);
-    if ((ret = write_playlist(s, s->url, 0)) >= 0)
-        ret = write_state(s);
+    if ((ret = ff_liverec_hls_write_playlist(s, s->url, 0)) >= 0)
+        ret = ff_liverec_hls_write_state(s);
 end:
     av_freep(&c->open_seg);
     av_free(url);
@@ -704,11 +289,11 @@ static int open_recording(AVFormatContext *s)
         ret = AVERROR_INVALIDDATA;
     }
     if (ret >= 0)
-        ret = parse_state(s, bp.str);
+        ret = ff_liverec_hls_parse_state(s, bp.str);
     av_bprint_finalize(&bp, NULL);
     if (ret < 0)
         return ret;
-    if ((ret = load_playlist(s)) < 0)
+    if ((ret = ff_liverec_hls_load_playlist(s)) < 0)
         return ret;
     if (c->open_seg && !c->finalizing && (ret = rescue_segment(s)) < 0)
         return ret;
@@ -815,7 +400,7 @@ static int lrh_init(AVFormatContext *s)
     describe_codecs(s, &bp);
     if ((ret = av_bprint_finalize(&bp, &c->codecs)) < 0)
         return ret;
-    return write_state(s);
+    return ff_liverec_hls_write_state(s);
 }
 
 static int block_open(AVFormatContext *s)
@@ -929,12 +514,7 @@ static int segment_start(AVFormatContext *s, int64_t ts)
     c->seg_open  = 1;
     c->seg_start = c->seg_end = ts;
     c->seg_saved = av_gettime_relative();
-    return write_state(s);
-}
-
-static int64_t wall_of(const LiveRecHLSContext *c, int64_t ts)
-{
-    return c->wall_base + (ts - c->ts_base);
+    return ff_liverec_hls_write_state(s);
 }
 
 /* Close the open segment, list it, persist. */
@@ -958,7 +538,7 @@ static int segment_end(AVFormatContext *s, int64_t end)
         c->io_error = 1;
         return ret < 0 ? ret : err;
     }
-    ret = add_segment(c, c->seg_uri, c->block_map, FFMAX(end - c->seg_start, 0), pdt, discont);
+    ret = ff_liverec_hls_add_segment(c, c->seg_uri, c->block_map, FFMAX(end - c->seg_start, 0), pdt, discont);
     if (ret < 0)
         return ret;
     if (first)
@@ -970,9 +550,9 @@ static int segment_end(AVFormatContext *s, int64_t end)
     c->last_end     = FFMAX(c->last_end, wall_of(c, end));
     av_log(s, AV_LOG_VERBOSE, "Segment '%s' done: %.3f s%s\n", c->seg_uri,
            (end - c->seg_start) / 1000000.0, discont ? " (after a discontinuity)" : "");
-    if ((ret = write_playlist(s, s->url, 0)) < 0)
+    if ((ret = ff_liverec_hls_write_playlist(s, s->url, 0)) < 0)
         return ret;
-    return write_state(s);
+    return ff_liverec_hls_write_state(s);
 }
 
 /* A break inside the push: end the segment and the block; the next one starts behind a
@@ -1022,7 +602,7 @@ static int next_recording(AVFormatContext *s, int64_t ts)
     c->codecs       = codecs;
     c->pushes       = 1;
     c->need_discont = 0;
-    return write_state(s);
+    return ff_liverec_hls_write_state(s);
 }
 
 /* Keep new extradata for the next block; the caller's stream is left as it is. */
@@ -1137,7 +717,7 @@ static int lrh_write_packet(AVFormatContext *s, AVPacket *pkt)
         av_gettime_relative() - c->seg_saved >= 1000000) {
         c->seg_saved = av_gettime_relative();
         avio_flush(c->oc->pb);
-        if (!c->base_fixed && (ret = write_state(s)) < 0)
+        if (!c->base_fixed && (ret = ff_liverec_hls_write_state(s)) < 0)
             return ret;
     }
 
@@ -1180,7 +760,7 @@ static int lrh_write_trailer(AVFormatContext *s)
             delete_url(s, c->lock_path);
         return 0;
     }
-    return write_state(s);
+    return ff_liverec_hls_write_state(s);
 }
 
 static void lrh_deinit(AVFormatContext *s)
