@@ -43,6 +43,7 @@
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
 #include "internal.h"
+#include "os_support.h"
 #include "s3.h"
 #include "vodupload.h"
 

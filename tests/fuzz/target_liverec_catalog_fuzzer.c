@@ -96,17 +96,37 @@ static void write_file(const char *path, const void *data, size_t size)
         abort();
 }
 
-/* Rows only: no schema change, no ATTACH, no PRAGMA, no recursion. */
+/*
+ * Rows only: no schema change, no ATTACH, no PRAGMA, no recursion. And nothing that would make an
+ * input's outcome depend on the inputs before it on this long-lived connection (the row counts
+ * of the last changes, the last rowid, the file's page layout through dbstat, sqlite_offset() or
+ * the pragma_ tables), on the clock or on chance: a crash must come back from its input alone.
+ */
 static int authorize(void *opaque, int action, const char *a, const char *b, const char *c,
                      const char *d)
 {
+    static const char *const functions[] = {
+        "changes", "total_changes", "last_insert_rowid", "sqlite_offset", "random", "randomblob",
+        "date", "time", "datetime", "julianday", "unixepoch", "strftime", "timediff",
+        "current_date", "current_time", "current_timestamp",
+    };
+    static const char *const tables[] = { "dbstat", "sqlite_stmt", "sqlite_dbpage" };
+
     switch (action) {
+    case SQLITE_FUNCTION:
+        for (int i = 0; i < FF_ARRAY_ELEMS(functions); i++)
+            if (b && !sqlite3_stricmp(b, functions[i]))
+                return SQLITE_DENY;
+        return SQLITE_OK;
+    case SQLITE_READ:
     case SQLITE_INSERT:
     case SQLITE_UPDATE:
     case SQLITE_DELETE:
-    case SQLITE_READ:
+        for (int i = 0; i < FF_ARRAY_ELEMS(tables); i++)
+            if (a && !sqlite3_stricmp(a, tables[i]))
+                return SQLITE_DENY;
+        return a && !sqlite3_strnicmp(a, "pragma_", 7) ? SQLITE_DENY : SQLITE_OK;
     case SQLITE_SELECT:
-    case SQLITE_FUNCTION:
     case SQLITE_TRANSACTION:
     case SQLITE_SAVEPOINT:
         return SQLITE_OK;
@@ -174,6 +194,7 @@ static void edit_catalog(const uint8_t *data, size_t size)
     steps = 0;
     sqlite3_exec(edit, sql, NULL, NULL, NULL);
     /* what the input left uncommitted is lost, as when its connection closed */
+    steps = INT_MIN;
     if (!sqlite3_get_autocommit(edit) && sqlite3_exec(edit, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
         abort();
     av_free(sql);
