@@ -85,7 +85,7 @@ static void cleanup(void)
     ff_liverec_config_free(&base);
     ff_liverec_state_close(&st);
     sqlite3_close(edit);
-    sqlite3_free(empty_sql);
+    av_freep(&empty_sql);
     nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -164,9 +164,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     while (sqlite3_step(q) == SQLITE_ROW)
         av_bprintf(&sql, "DELETE FROM \"%s\";", (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
-    if (!av_bprint_is_complete(&sql) || !sql.len || !(empty_sql = sqlite3_mprintf("%s", sql.str)))
+    if (!av_bprint_is_complete(&sql) || !sql.len || av_bprint_finalize(&sql, &empty_sql) < 0)
         abort();
-    av_bprint_finalize(&sql, NULL);
     sqlite3_limit(edit, SQLITE_LIMIT_LENGTH, 1 << 20);
     sqlite3_progress_handler(edit, 1000, progress, &steps);
     sqlite3_set_authorizer(edit, authorize, NULL);
