@@ -146,6 +146,16 @@ int ff_liverec_reference_stream(const AVFormatContext *s, const int *map);
 void ff_liverec_nested_free(AVFormatContext *s, AVFormatContext **oc);
 
 /**
+ * Write the regular MP4 (moov up front) of the fragmented MP4 that ic has opened (its header
+ * read, no packet) to out_url, reading and writing each media byte once (liverec_mp4final.c).
+ * *duration gets its length (AV_TIME_BASE), -1 when it holds no sample (nothing is written).
+ * @return 0, AVERROR_PATCHWELCOME when the file's layout or codecs need a remux instead
+ *         (nothing is written), another negative value on errors
+ */
+int ff_liverec_mp4_finalize(AVFormatContext *s, AVFormatContext *ic, const char *out_url,
+                            int64_t *duration);
+
+/**
  * Delete a file or an object (any protocol with url_delete: file, vodupload), for ffliverec's
  * retention: libavformat 7.1 has no public call for it (ffurl_delete() takes no options).
  * @param options the protocol's options (e.g. vodupload's region); NULL for none

@@ -224,6 +224,9 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
         return AVERROR(ENOMEM);
     if ((ret = open_working(s, in_url, &r.ic)) < 0)
         goto end;
+    if (c->kind == &kind_mp4 && out_url &&
+        (ret = ff_liverec_mp4_finalize(s, r.ic, out_url, duration)) != AVERROR_PATCHWELCOME)
+        goto end;
     if (!(r.held = av_calloc(r.ic->nb_streams, sizeof(*r.held))) ||
         !(r.last_duration = av_calloc(r.ic->nb_streams, sizeof(*r.last_duration)))) {
         ret = AVERROR(ENOMEM);

@@ -1,0 +1,632 @@
+/*
+ * liverec_mp4: the final MP4 of a fragmented working file, without a remux
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/**
+ * @file
+ * A fragmented MP4 (moof + mdat pairs, as liverec_mp4 records) made into a regular one with its
+ * moov up front, reading and writing each media byte once.
+ *
+ * The remux it replaces demuxed every sample into a packet, had the mov muxer write it, and then
+ * moved the whole file once more to put the moov up front (faststart). Here the samples' sizes,
+ * times and flags come from the fragments' trun boxes alone. The mov muxer still writes the
+ * index, exactly as in the remux (edit lists, chunks, sample groups), but into a sink that keeps
+ * its header and its moov and drops the media bytes it is given (zeros of the right size). The
+ * final file is then the muxer's ftyp, its moov with the chunk offsets moved past it, the rest of
+ * its header, and the working file's media bytes copied in the order they were given.
+ *
+ * Only the layout liverec_mp4's mov muxer writes is handled (see unsupported()); for anything
+ * else AVERROR_PATCHWELCOME says to remux instead.
+ */
+
+#include "libavutil/intreadwrite.h"
+#include "libavutil/mem.h"
+#include "avformat.h"
+#include "avio_internal.h"
+#include "internal.h"
+#include "liverec.h"
+#include "mux.h"
+
+#define COPY_CHUNK   (1 << 20)
+#define MAX_TRACKS   16
+#define MAX_DEPTH    8
+
+/* trun and tfhd flags (ISO/IEC 14496-12, 8.8.7 and 8.8.8) */
+#define TFHD_BASE_DATA_OFFSET   0x000001
+#define TFHD_STSD_ID            0x000002
+#define TFHD_DURATION           0x000008
+#define TFHD_SIZE               0x000010
+#define TFHD_FLAGS              0x000020
+#define TFHD_DEFAULT_BASE_MOOF  0x020000
+#define TRUN_DATA_OFFSET        0x000001
+#define TRUN_FIRST_FLAGS        0x000004
+#define TRUN_DURATION           0x000100
+#define TRUN_SIZE               0x000200
+#define TRUN_FLAGS              0x000400
+#define TRUN_CTS                0x000800
+/* a sample that is no sync sample or depends on others (as the mov demuxer reads it) */
+#define SAMPLE_NOT_KEY          (0x10000 | 0x1000000)
+
+typedef struct Track {
+    uint32_t id;
+    int      index;                 ///< stream of the input and of the output
+    uint32_t def_duration, def_size, def_flags;     ///< trex
+    int64_t  next_dts;
+    int      has_dts;
+} Track;
+
+typedef struct Run {
+    int64_t pos, size;              ///< bytes of the working file, in the order given to the muxer
+} Run;
+
+/* The mov muxer's output: its header and trailer kept, the media bytes between them counted. */
+typedef struct Sink {
+    uint8_t *head;                  ///< bytes [0, data_start)
+    int64_t  head_len, head_cap;
+    uint8_t *tail;                  ///< bytes from data_end on (the moov)
+    int64_t  tail_len, tail_cap;
+    int64_t  pos, end;
+    int64_t  data_start, data_end;  ///< -1 while not known
+    int      bad;                   ///< a write the layout does not expect
+} Sink;
+
+typedef struct Final {
+    AVFormatContext *s;             ///< the liverec muxer (logging, I/O)
+    AVFormatContext *ic;            ///< the working file's header (stream parameters)
+    AVFormatContext *oc;            ///< the mov muxer writing the index
+    AVIOContext *in;                ///< the working file, read box by box
+    Sink sink;
+    Track tracks[MAX_TRACKS];
+    int nb_tracks;
+    Run *runs;
+    int nb_runs, runs_cap;
+    AVPacket *pkt;
+    uint8_t *zeros;
+    unsigned zeros_size;
+    int64_t file_size;
+    int64_t nb_samples, media_bytes;
+    int64_t first, end;             ///< AV_TIME_BASE
+} Final;
+
+static int sink_store(uint8_t **buf, int64_t *len, int64_t *cap, int64_t at, const uint8_t *data,
+                      int size)
+{
+    if (at + size > *cap) {
+        int64_t n = FFMAX(at + size, 2 * *cap + 4096);
+        uint8_t *p;
+        if (n > INT_MAX || !(p = av_realloc(*buf, n)))
+            return AVERROR(ENOMEM);
+        *buf = p;
+        *cap = n;
+    }
+    if (at > *len)
+        memset(*buf + *len, 0, at - *len);
+    memcpy(*buf + at, data, size);
+    *len = FFMAX(*len, at + size);
+    return 0;
+}
+
+static int sink_write(void *opaque, const uint8_t *buf, int size)
+{
+    Sink *k = opaque;
+    int ret = 0;
+
+    if (k->data_start < 0 || k->pos + size <= k->data_start) {
+        ret = sink_store(&k->head, &k->head_len, &k->head_cap, k->pos, buf, size);
+    } else if (k->data_end >= 0 && k->pos >= k->data_end) {
+        ret = sink_store(&k->tail, &k->tail_len, &k->tail_cap, k->pos - k->data_end, buf, size);
+    } else if (k->data_end >= 0 || k->pos < k->data_start) {
+        k->bad = 1;                 /* the media bytes written over, or a header write across */
+    }                               /* else: media bytes, dropped */
+    k->pos += size;
+    k->end  = FFMAX(k->end, k->pos);
+    return ret < 0 ? ret : size;
+}
+
+static int64_t sink_seek(void *opaque, int64_t offset, int whence)
+{
+    Sink *k = opaque;
+
+    switch (whence) {
+    case SEEK_SET: break;
+    case SEEK_CUR: offset += k->pos; break;
+    case SEEK_END: offset += k->end; break;
+    case AVSEEK_SIZE: return k->end;
+    default: return AVERROR(EINVAL);
+    }
+    if (offset < 0)
+        return AVERROR(EINVAL);
+    return k->pos = offset;
+}
+
+/* What the muxer-sink layout or the working file has that is not handled here. */
+static int unsupported(Final *f, const char *what)
+{
+    av_log(f->s, AV_LOG_VERBOSE, "Finalizing by index not possible (%s): remuxing\n", what);
+    return AVERROR_PATCHWELCOME;
+}
+
+static Track *find_track(Final *f, uint32_t id)
+{
+    for (int i = 0; i < f->nb_tracks; i++)
+        if (f->tracks[i].id == id)
+            return &f->tracks[i];
+    return NULL;
+}
+
+/* Read a box header at the current position; *size is the whole box, *hdr its header's size. */
+static int read_box(AVIOContext *pb, int64_t limit, int64_t *size, uint32_t *type, int *hdr)
+{
+    int64_t pos = avio_tell(pb);
+
+    if (limit - pos < 8)
+        return AVERROR_EOF;
+    *size = avio_rb32(pb);
+    *type = avio_rl32(pb);
+    *hdr  = 8;
+    if (*size == 1) {
+        if (limit - pos < 16)
+            return AVERROR_EOF;
+        *size = avio_rb64(pb);
+        *hdr  = 16;
+    } else if (*size == 0) {
+        *size = limit - pos;
+    }
+    if (pb->eof_reached)
+        return AVERROR_EOF;
+    if (*size < *hdr || *size > limit - pos)
+        return AVERROR_INVALIDDATA;
+    return 0;
+}
+
+/* moov: the tracks' ids and trex defaults; no edit list (the demuxer's times would move). */
+static int parse_moov(Final *f, int64_t end, int depth)
+{
+    int64_t size;
+    uint32_t type;
+    int hdr, ret;
+
+    while ((ret = read_box(f->in, end, &size, &type, &hdr)) >= 0) {
+        int64_t next = avio_tell(f->in) - hdr + size;
+        if (type == MKTAG('e','d','t','s'))
+            return unsupported(f, "an edit list in the working file");
+        if (type == MKTAG('t','r','a','k') || type == MKTAG('m','v','e','x')) {
+            if (depth >= MAX_DEPTH)
+                return AVERROR_INVALIDDATA;
+            if ((ret = parse_moov(f, next, depth + 1)) < 0)
+                return ret;
+        } else if (type == MKTAG('t','r','e','x') && size >= hdr + 24) {
+            Track *t;
+            avio_rb32(f->in);                       /* version, flags */
+            if (!(t = find_track(f, avio_rb32(f->in))))
+                return unsupported(f, "a trex of an unknown track");
+            if (avio_rb32(f->in) != 1)
+                return unsupported(f, "a second sample description");
+            t->def_duration = avio_rb32(f->in);
+            t->def_size     = avio_rb32(f->in);
+            t->def_flags    = avio_rb32(f->in);
+        }
+        if (avio_seek(f->in, next, SEEK_SET) != next)
+            return AVERROR_INVALIDDATA;
+    }
+    return ret == AVERROR_EOF ? 0 : ret;
+}
+
+static int add_run(Final *f, int64_t pos, int64_t size)
+{
+    if (f->nb_runs && f->runs[f->nb_runs - 1].pos + f->runs[f->nb_runs - 1].size == pos) {
+        f->runs[f->nb_runs - 1].size += size;
+        return 0;
+    }
+    if (f->nb_runs == f->runs_cap) {
+        int cap = 2 * f->runs_cap + 64;
+        Run *r = av_realloc_array(f->runs, cap, sizeof(*r));
+        if (!r)
+            return AVERROR(ENOMEM);
+        f->runs     = r;
+        f->runs_cap = cap;
+    }
+    f->runs[f->nb_runs++] = (Run){ pos, size };
+    return 0;
+}
+
+/* One sample given to the muxer as zeros of its size; its bytes are copied later. */
+static int feed(Final *f, Track *t, int64_t pos, uint32_t size, uint32_t duration, int64_t cts,
+                int key)
+{
+    const AVStream *st = f->ic->streams[t->index];
+    int64_t dts = t->next_dts;
+    int ret;
+
+    if (!size)
+        return unsupported(f, "an empty sample");
+    av_fast_mallocz(&f->zeros, &f->zeros_size, (size_t)size + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (!f->zeros)
+        return AVERROR(ENOMEM);
+    f->pkt->data         = f->zeros;
+    f->pkt->size         = size;
+    f->pkt->stream_index = t->index;
+    f->pkt->dts          = dts;
+    f->pkt->pts          = dts + cts;
+    f->pkt->duration     = duration;
+    f->pkt->flags        = key ? AV_PKT_FLAG_KEY : 0;
+    av_packet_rescale_ts(f->pkt, st->time_base, f->oc->streams[t->index]->time_base);
+    /* times the muxer refuses (going back, a duration of 0): the remux says what it makes of
+     * them, as it did before */
+    if ((ret = av_write_frame(f->oc, f->pkt)) < 0)
+        return ret == AVERROR(ENOMEM) ? ret : unsupported(f, "times the mov muxer refuses");
+    if ((ret = add_run(f, pos, size)) < 0)
+        return ret;
+    {
+        int64_t ts = av_rescale_q(dts, st->time_base, AV_TIME_BASE_Q);
+        int64_t d  = av_rescale_q(duration, st->time_base, AV_TIME_BASE_Q);
+        f->first = f->first == AV_NOPTS_VALUE ? ts : FFMIN(f->first, ts);
+        f->end   = FFMAX(f->end, ts + d);
+    }
+    t->next_dts += duration;
+    f->nb_samples++;
+    f->media_bytes += size;
+    return 0;
+}
+
+typedef struct Frag {
+    int64_t moof, mdat_start, mdat_end;     ///< the moof's start, its mdat's payload
+} Frag;
+
+/*
+ * A traf of the moof at fr->moof. The samples' bytes must lie in the mdat that follows it
+ * (mdat_start..mdat_end, known: the moof is read once its mdat is known to be whole).
+ */
+static int parse_traf(Final *f, const Frag *fr, int64_t end)
+{
+    Track *t = NULL;
+    uint32_t tf_flags = 0, duration = 0, size = 0, sflags = 0;
+    int64_t base = 0, next_pos = -1;
+    int64_t bsize;
+    uint32_t type;
+    int hdr, ret;
+
+    while ((ret = read_box(f->in, end, &bsize, &type, &hdr)) >= 0) {
+        int64_t next = avio_tell(f->in) - hdr + bsize;
+        if (type == MKTAG('t','f','h','d')) {
+            tf_flags = avio_rb32(f->in) & 0xffffff;
+            if (!(t = find_track(f, avio_rb32(f->in))))
+                return unsupported(f, "a fragment of an unknown track");
+            duration = t->def_duration;
+            size     = t->def_size;
+            sflags   = t->def_flags;
+            if (tf_flags & TFHD_BASE_DATA_OFFSET)
+                base = avio_rb64(f->in);
+            else if (tf_flags & TFHD_DEFAULT_BASE_MOOF)
+                base = fr->moof;
+            else
+                return unsupported(f, "a fragment without its data's base");
+            if ((tf_flags & TFHD_STSD_ID) && avio_rb32(f->in) != 1)
+                return unsupported(f, "a second sample description");
+            if (tf_flags & TFHD_DURATION)
+                duration = avio_rb32(f->in);
+            if (tf_flags & TFHD_SIZE)
+                size = avio_rb32(f->in);
+            if (tf_flags & TFHD_FLAGS)
+                sflags = avio_rb32(f->in);
+            next_pos = base;
+        } else if (type == MKTAG('t','f','d','t') && t) {
+            int version = avio_r8(f->in);
+            avio_skip(f->in, 3);
+            t->next_dts = version ? avio_rb64(f->in) : avio_rb32(f->in);
+            t->has_dts  = 1;
+            if ((uint64_t)t->next_dts > INT64_C(1) << 62)
+                return unsupported(f, "a decode time out of range");
+        } else if (type == MKTAG('t','r','u','n') && t) {
+            int version = avio_r8(f->in);
+            uint32_t flags = avio_rb24(f->in), count = avio_rb32(f->in), first = sflags;
+            int per = 4 * (!!(flags & TRUN_DURATION) + !!(flags & TRUN_SIZE) +
+                           !!(flags & TRUN_FLAGS) + !!(flags & TRUN_CTS));
+            if (!t->has_dts)
+                return unsupported(f, "a fragment without a decode time");
+            if (flags & TRUN_DATA_OFFSET)
+                next_pos = base + (int32_t)avio_rb32(f->in);
+            if (flags & TRUN_FIRST_FLAGS)
+                first = avio_rb32(f->in);
+            if ((int64_t)count * per > next - avio_tell(f->in))
+                return AVERROR_INVALIDDATA;
+            for (uint32_t i = 0; i < count; i++) {
+                uint32_t d = duration, sz = size, fl = i ? sflags : first;
+                int64_t cts = 0;
+                if (flags & TRUN_DURATION) d  = avio_rb32(f->in);
+                if (flags & TRUN_SIZE)     sz = avio_rb32(f->in);
+                if (flags & TRUN_FLAGS)    fl = avio_rb32(f->in);
+                if (flags & TRUN_CTS)
+                    cts = version ? (int32_t)avio_rb32(f->in) : avio_rb32(f->in);
+                if (cts < 0)
+                    return unsupported(f, "a negative composition offset");
+                if (next_pos < fr->mdat_start || sz > fr->mdat_end - next_pos)
+                    return unsupported(f, "a sample outside its fragment's mdat");
+                if ((ret = feed(f, t, next_pos, sz, d, cts, !(fl & SAMPLE_NOT_KEY))) < 0)
+                    return ret;
+                next_pos += sz;
+            }
+        }
+        if (f->in->eof_reached)
+            return AVERROR_INVALIDDATA;
+        if (avio_seek(f->in, next, SEEK_SET) != next)
+            return AVERROR_INVALIDDATA;
+    }
+    return ret == AVERROR_EOF ? 0 : ret;
+}
+
+static int parse_moof(Final *f, const Frag *fr, int64_t end)
+{
+    int64_t size;
+    uint32_t type;
+    int hdr, ret;
+
+    while ((ret = read_box(f->in, end, &size, &type, &hdr)) >= 0) {
+        int64_t next = avio_tell(f->in) - hdr + size;
+        if (type == MKTAG('t','r','a','f') && (ret = parse_traf(f, fr, next)) < 0)
+            return ret;
+        if (avio_seek(f->in, next, SEEK_SET) != next)
+            return AVERROR_INVALIDDATA;
+    }
+    return ret == AVERROR_EOF ? 0 : ret;
+}
+
+/*
+ * The working file's top-level boxes. A fragment counts once its mdat is whole: a file that a
+ * crash or a full disk cut short ends with its last whole fragment, as the remux had it.
+ */
+static int parse_file(Final *f)
+{
+    int64_t size, moof = -1, moof_end = 0;
+    uint32_t type;
+    int hdr, ret, moov = 0, moof_hdr = 8;
+
+    while ((ret = read_box(f->in, f->file_size, &size, &type, &hdr)) >= 0) {
+        int64_t start = avio_tell(f->in) - hdr, next = start + size;
+        if (type == MKTAG('m','o','o','v')) {
+            if (moov++)
+                return unsupported(f, "a second moov");
+            if ((ret = parse_moov(f, next, 0)) < 0)
+                return ret == AVERROR_INVALIDDATA ? unsupported(f, "a damaged moov") : ret;
+        } else if (type == MKTAG('m','o','o','f')) {
+            if (!moov)
+                return unsupported(f, "a fragment before the moov");
+            moof     = start;
+            moof_end = next;
+            moof_hdr = hdr;
+        } else if (type == MKTAG('m','d','a','t')) {
+            if (moof >= 0) {
+                Frag fr = { moof, start + hdr, next };
+                if (avio_seek(f->in, moof + moof_hdr, SEEK_SET) != moof + moof_hdr)
+                    return AVERROR(EIO);
+                /* the samples before a damaged box are given already: the remux starts over */
+                if ((ret = parse_moof(f, &fr, moof_end)) < 0)
+                    return ret == AVERROR_INVALIDDATA ? unsupported(f, "a damaged fragment") : ret;
+                moof = -1;
+            } else if (size > hdr) {
+                return unsupported(f, "media outside fragments");
+            }
+        }
+        if (avio_seek(f->in, next, SEEK_SET) != next)
+            break;
+    }
+    if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
+        return ret;
+    if (ret == AVERROR_INVALIDDATA)
+        av_log(f->s, AV_LOG_WARNING, "'%s' ends early: keeping its whole fragments\n", f->ic->url);
+    return moov ? 0 : unsupported(f, "no moov");
+}
+
+/* Move every chunk offset of the moov (stco, co64) by delta; 0 or an error. */
+static int shift_offsets(uint8_t *p, int64_t len, int64_t delta, int depth)
+{
+    while (len >= 8) {
+        int64_t size = AV_RB32(p), hdr = 8;
+        uint32_t type = AV_RL32(p + 4);
+        if (size == 1 && len >= 16) {
+            size = AV_RB64(p + 8);
+            hdr  = 16;
+        }
+        if (size < hdr || size > len)
+            return AVERROR_INVALIDDATA;
+        if (type == MKTAG('t','r','a','k') || type == MKTAG('m','d','i','a') ||
+            type == MKTAG('m','i','n','f') || type == MKTAG('s','t','b','l')) {
+            int ret;
+            if (depth >= MAX_DEPTH)
+                return AVERROR_INVALIDDATA;
+            if ((ret = shift_offsets(p + hdr, size - hdr, delta, depth + 1)) < 0)
+                return ret;
+        } else if (type == MKTAG('s','t','c','o') || type == MKTAG('c','o','6','4')) {
+            int wide = type == MKTAG('c','o','6','4');
+            uint32_t n;
+            if (size < hdr + 8)
+                return AVERROR_INVALIDDATA;
+            n = AV_RB32(p + hdr + 4);
+            if (n > (size - hdr - 8) / (wide ? 8 : 4))
+                return AVERROR_INVALIDDATA;
+            for (uint32_t i = 0; i < n; i++) {
+                uint8_t *e = p + hdr + 8 + i * (wide ? 8 : 4);
+                if (wide) {
+                    AV_WB64(e, AV_RB64(e) + delta);
+                } else {
+                    if (AV_RB32(e) + delta > UINT32_MAX)
+                        return AVERROR_PATCHWELCOME;
+                    AV_WB32(e, AV_RB32(e) + delta);
+                }
+            }
+        }
+        p   += size;
+        len -= size;
+    }
+    return 0;
+}
+
+static int open_index_muxer(Final *f, const char *out_url)
+{
+    AVFormatContext *s = f->s;
+    Sink *k = &f->sink;
+    uint8_t *buf;
+    int ret;
+
+    if (!f->ic->nb_streams)
+        return unsupported(f, "no stream");
+    if ((ret = ff_liverec_nested_alloc(s, &f->oc, "mp4", out_url)) < 0)
+        return ret;
+    for (unsigned i = 0; i < f->ic->nb_streams; i++) {
+        const AVStream *ist = f->ic->streams[i];
+        const AVCodecParameters *par = ist->codecpar;
+        AVStream *st;
+        /* the mov muxer reads no sample of these (it was given the zeros): it would read an
+         * H.264 or HEVC stream's first one without extradata, or one in Annex B */
+        if (par->codec_id == AV_CODEC_ID_AAC ||
+            ((par->codec_id == AV_CODEC_ID_H264 || par->codec_id == AV_CODEC_ID_HEVC) &&
+             par->extradata_size > 6 && par->extradata[0] == 1)) {
+        } else {
+            return unsupported(f, avcodec_get_name(par->codec_id));
+        }
+        if (f->nb_tracks == MAX_TRACKS)
+            return unsupported(f, "too many tracks");
+        f->tracks[f->nb_tracks++] = (Track){ .id = ist->id, .index = i };
+        if (!(st = avformat_new_stream(f->oc, NULL)))
+            return AVERROR(ENOMEM);
+        if ((ret = avcodec_parameters_copy(st->codecpar, par)) < 0)
+            return ret;
+        st->codecpar->codec_tag = 0;
+        st->time_base = ist->time_base;
+    }
+    k->data_start = k->data_end = -1;
+    if (!(buf = av_malloc(32768)))
+        return AVERROR(ENOMEM);
+    if (!(f->oc->pb = avio_alloc_context(buf, 32768, 1, k, NULL, sink_write, sink_seek))) {
+        av_free(buf);
+        return AVERROR(ENOMEM);
+    }
+    f->oc->pb->direct = 1;          /* the media bytes are not copied into its buffer */
+    f->oc->flags     |= AVFMT_FLAG_CUSTOM_IO;
+    return 0;
+}
+
+/* Copy the runs of media bytes from the working file to out. */
+static int copy_media(Final *f, AVIOContext *out)
+{
+    uint8_t *buf = av_malloc(COPY_CHUNK);
+    int ret = 0;
+
+    if (!buf)
+        return AVERROR(ENOMEM);
+    for (int i = 0; i < f->nb_runs && ret >= 0; i++) {
+        int64_t pos = f->runs[i].pos, left = f->runs[i].size;
+        if (avio_seek(f->in, pos, SEEK_SET) != pos)
+            ret = AVERROR(EIO);
+        while (ret >= 0 && left > 0) {
+            int n = avio_read(f->in, buf, FFMIN(left, COPY_CHUNK));
+            if (n <= 0) {
+                ret = n < 0 ? n : AVERROR(EIO);
+                break;
+            }
+            avio_write(out, buf, n);
+            left -= n;
+        }
+    }
+    av_free(buf);
+    return ret < 0 ? ret : out->error;
+}
+
+static int write_final(Final *f, const char *out_url)
+{
+    Sink *k = &f->sink;
+    AVIOContext *out = NULL;
+    int64_t ftyp;
+    int ret, close_ret;
+
+    if (k->bad || k->data_start < 16 || k->head_len != k->data_start || k->data_end < 0 ||
+        k->data_end - k->data_start != f->media_bytes || k->end != k->data_end + k->tail_len ||
+        k->tail_len < 8 || AV_RB32(k->tail) != k->tail_len || AV_RL32(k->tail + 4) != MKTAG('m','o','o','v') ||
+        AV_RL32(k->head + 4) != MKTAG('f','t','y','p') || (ftyp = AV_RB32(k->head)) < 8 ||
+        ftyp > k->head_len - 8)
+        return unsupported(f, "the mov muxer wrote another layout");
+    /* the moov goes between the ftyp and the rest: everything after it moves by its size */
+    if ((ret = shift_offsets(k->tail + 8, k->tail_len - 8, k->tail_len, 0)) < 0)
+        return ret == AVERROR_PATCHWELCOME ? unsupported(f, "offsets past 4 GiB in stco") : ret;
+    if ((ret = f->s->io_open(f->s, &out, out_url, AVIO_FLAG_WRITE, NULL)) < 0) {
+        av_log(f->s, AV_LOG_ERROR, "Cannot open '%s' for writing: %s\n", out_url, av_err2str(ret));
+        return ret;
+    }
+    avio_write(out, k->head, ftyp);
+    avio_write(out, k->tail, k->tail_len);
+    avio_write(out, k->head + ftyp, k->head_len - ftyp);
+    ret = copy_media(f, out);
+    avio_flush(out);
+    if (ret >= 0)
+        ret = out->error;
+    close_ret = ff_format_io_close(f->s, &out);
+    return ret < 0 ? ret : close_ret;
+}
+
+int ff_liverec_mp4_finalize(AVFormatContext *s, AVFormatContext *ic, const char *out_url,
+                            int64_t *duration)
+{
+    Final f = { .s = s, .ic = ic, .first = AV_NOPTS_VALUE, .end = INT64_MIN };
+    int ret;
+
+    if (!(f.pkt = av_packet_alloc()))
+        return AVERROR(ENOMEM);
+    if ((ret = open_index_muxer(&f, out_url)) < 0)
+        goto end;
+    if ((ret = s->io_open(s, &f.in, ic->url, AVIO_FLAG_READ, NULL)) < 0)
+        goto end;
+    if ((f.file_size = avio_size(f.in)) < 0) {
+        ret = unsupported(&f, "an input of unknown size");
+        goto end;
+    }
+    if ((ret = avformat_write_header(f.oc, NULL)) < 0)
+        goto end;
+    avio_flush(f.oc->pb);
+    f.sink.data_start = f.sink.pos;
+    if ((ret = parse_file(&f)) < 0)
+        goto end;
+    if (!f.nb_samples) {
+        *duration = -1;             /* no media: nothing to write */
+        ret = 0;
+        goto end;
+    }
+    avio_flush(f.oc->pb);
+    f.sink.data_end = f.sink.pos;
+    if ((ret = av_write_trailer(f.oc)) < 0)
+        goto end;
+    avio_flush(f.oc->pb);
+    if ((ret = write_final(&f, out_url)) < 0)
+        goto end;
+    *duration = f.end - f.first;
+    av_log(s, AV_LOG_VERBOSE, "'%s' finalized by its index: %"PRId64" samples, %d runs\n",
+           ic->url, f.nb_samples, f.nb_runs);
+end:
+    if (f.oc && f.oc->pb) {
+        av_freep(&f.oc->pb->buffer);
+        avio_context_free(&f.oc->pb);
+    }
+    ff_liverec_nested_free(s, &f.oc);
+    ff_format_io_close(s, &f.in);
+    av_packet_free(&f.pkt);
+    av_free(f.zeros);
+    av_free(f.runs);
+    av_free(f.sink.head);
+    av_free(f.sink.tail);
+    return ret;
+}

@@ -1,0 +1,111 @@
+#!/bin/sh
+# liverec_mp4 finalizes an H.264 + AAC working file from its fragments' index, without a remux
+# (libavformat/liverec_mp4final.c), and the result is the file a remux gives:
+# - a working file left in the folder (a fragmented MP4 as liverec_mp4 writes it, 20 s of x264
+#   with B-frames and AAC) becomes an MP4 with its moov first whose packets (stream, pts, dts,
+#   size, key flag, MD5 of the data) are those of ffmpeg's own remux of it (-c copy +faststart),
+#   and whose streams start and last as that remux's do;
+# - one cut in the middle of a fragment (a crash) keeps its whole fragments: its packets are the
+#   first ones of the whole file's, and it decodes without an error;
+# - a recording with MP2 audio (a codec the index path leaves to the remux) is remuxed, as
+#   before, and plays;
+# - a leftover of random bytes after a valid start, and one of random bytes only, crash nothing.
+. "$(dirname "$0")/lib.sh"
+lr_init mp4-final-index
+
+src=$LR_DIR/src.flv
+"$LR_FFMPEG" -hide_banner -v error -f lavfi -i testsrc2=size=640x360:rate=25 -f lavfi -i sine=sample_rate=44100 \
+    -t 20 -c:v libx264 -preset veryfast -bf 3 -g 50 -b:v 1M -c:a aac -b:a 96k "$src" ||
+    lr_fail "cannot make the source"
+# the working file as liverec_mp4 writes it (libavformat/liverec_seg.c, kind_mp4)
+work() { # OUT [input options]
+    _o=$1
+    shift
+    "$LR_FFMPEG" -hide_banner -v error "$@" -i "$src" -c copy -f mp4 \
+        -movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 1000000 "$_o" ||
+        lr_fail "cannot write $_o"
+}
+# finalize the leftovers of DIR as the next recorder does at its start, with a short recording
+finalize() { # DIR LOG
+    "$LR_FFMPEG" -hide_banner -v verbose -f lavfi -i testsrc2=size=64x64:rate=25 -t 1 -c:v libx264 \
+        -f liverec_mp4 -stream_id next "$1/" > "$LR_DIR/$2" 2>&1 || lr_fail "the recorder failed (see $2)"
+}
+# per stream, in decode order: stream,pts,dts,size,flags,hash; the last packet's duration apart
+packets() {
+    "$LR_FFPROBE" -v error -show_data_hash md5 \
+        -show_entries packet=stream_index,pts,dts,size,flags,data_hash -of csv=p=0 "$1" |
+        sort -t, -k1,1n -k3,3n
+}
+
+mkdir -p "$LR_DIR/a"
+work "$LR_DIR/a/1790000000000_cam.mp4.recording"
+cp "$LR_DIR/a/1790000000000_cam.mp4.recording" "$LR_DIR/work.mp4"
+"$LR_FFMPEG" -hide_banner -v error -i "$LR_DIR/work.mp4" -c copy -movflags +faststart "$LR_DIR/ref.mp4" ||
+    lr_fail "cannot remux the reference"
+finalize "$LR_DIR/a" a.log
+grep -q "finalized by its index" "$LR_DIR/a.log" || lr_fail "the leftover was not finalized by its index (see a.log)"
+final=$(ls "$LR_DIR"/a/cam_*.mp4 2>/dev/null)
+[ -n "$final" ] || lr_fail "no final MP4: $(ls "$LR_DIR/a")"
+[ "$(tr '\n' ' ' < "$final" | grep -a -o 'moov\|mdat' | head -n 1)" = moov ] || lr_fail "the final MP4 is not faststart"
+packets "$LR_DIR/ref.mp4" > "$LR_DIR/ref.txt"
+packets "$final" > "$LR_DIR/final.txt"
+n=$(wc -l < "$LR_DIR/ref.txt")
+[ "$n" -gt 1300 ] || lr_fail "the reference holds $n packets"
+cmp -s "$LR_DIR/ref.txt" "$LR_DIR/final.txt" ||
+    lr_fail "the packets differ from the remux's: $(diff "$LR_DIR/ref.txt" "$LR_DIR/final.txt" | head -n 6)"
+streams() {
+    "$LR_FFPROBE" -v error -show_entries stream=codec_name,start_time,duration,nb_frames -of csv=p=0 "$1"
+}
+streams "$LR_DIR/ref.mp4" > "$LR_DIR/ref-streams.txt"
+streams "$final" > "$LR_DIR/final-streams.txt"
+# the last sample's duration may differ by a tick: the fragment's own against the one before
+paste -d, "$LR_DIR/ref-streams.txt" "$LR_DIR/final-streams.txt" | awk -F, '
+    { if ($1 != $5 || $2 != $6 || $4 != $8 || $3 - $7 > 0.001 || $7 - $3 > 0.001) bad = 1 }
+    END { exit bad }' ||
+    lr_fail "the streams differ: $(cat "$LR_DIR/ref-streams.txt") against $(cat "$LR_DIR/final-streams.txt")"
+lr_log "index finalize: $n packets as the remux's; streams $(tr '\n' ' ' < "$LR_DIR/final-streams.txt")"
+
+# cut in the middle of its fragments: the whole ones are kept
+mkdir -p "$LR_DIR/b"
+size=$(stat -c %s "$LR_DIR/work.mp4")
+head -c $((size * 3 / 5)) "$LR_DIR/work.mp4" > "$LR_DIR/b/1790000000000_cut.mp4.recording"
+finalize "$LR_DIR/b" b.log
+grep -q "finalized by its index" "$LR_DIR/b.log" || lr_fail "the cut leftover was not finalized by its index (see b.log)"
+cut=$(ls "$LR_DIR"/b/cut_*.mp4 2>/dev/null)
+[ -n "$cut" ] || lr_fail "no final MP4 of the cut file: $(ls "$LR_DIR/b")"
+packets "$cut" > "$LR_DIR/cut.txt"
+m=$(wc -l < "$LR_DIR/cut.txt")
+for s in 0 1; do
+    grep "^$s," "$LR_DIR/cut.txt" > "$LR_DIR/cut-$s.txt"
+    grep "^$s," "$LR_DIR/ref.txt" | head -n $(wc -l < "$LR_DIR/cut-$s.txt") > "$LR_DIR/ref-$s.txt"
+    cmp -s "$LR_DIR/cut-$s.txt" "$LR_DIR/ref-$s.txt" || lr_fail "stream $s of the cut file is not the start of the whole one's"
+done
+[ "$m" -gt $((n / 2)) ] && [ "$m" -lt $((n * 3 / 4)) ] || lr_fail "the cut file keeps $m of $n packets"
+"$LR_FFMPEG" -hide_banner -v error -xerror -i "$cut" -f null - 2> "$LR_DIR/cut-decode.log" ||
+    lr_fail "the cut file does not decode: $(head -n 3 "$LR_DIR/cut-decode.log")"
+lr_log "cut at 3/5: $m of $n packets kept, the first of each stream, decoding without an error"
+
+# MP2 audio: the remux, as before
+mkdir -p "$LR_DIR/c"
+"$LR_FFMPEG" -hide_banner -v error -i "$src" -c:v copy -c:a mp2 -f mp4 \
+    -movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 1000000 \
+    "$LR_DIR/c/1790000000000_mp2.mp4.recording" || lr_fail "cannot write the MP2 working file"
+finalize "$LR_DIR/c" c.log
+# (the mov demuxer reads MPEG audio in MP4 as mp3)
+grep -q "Finalizing by index not possible (mp3): remuxing" "$LR_DIR/c.log" ||
+    lr_fail "the MP2 recording was not left to the remux (see c.log)"
+mp2=$(ls "$LR_DIR"/c/mp2_*.mp4 2>/dev/null)
+[ -n "$mp2" ] || lr_fail "no final MP4 of the MP2 recording: $(ls "$LR_DIR/c")"
+k=$("$LR_FFPROBE" -v error -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$mp2" | paste -sd+ | bc)
+[ "$k" -gt 1200 ] || lr_fail "the remuxed MP2 recording holds $k packets"
+lr_log "MP2 audio: remuxed ($k packets)"
+
+# hostile leftovers: a valid start then random bytes; random bytes only
+mkdir -p "$LR_DIR/d"
+head -c 200000 "$LR_DIR/work.mp4" > "$LR_DIR/d/1790000000000_junk.mp4.recording"
+head -c 300000 /dev/urandom >> "$LR_DIR/d/1790000000000_junk.mp4.recording"
+head -c 300000 /dev/urandom > "$LR_DIR/d/1790000000001_rand.mp4.recording"
+finalize "$LR_DIR/d" d.log
+grep -q "Finalized '.*/next_" "$LR_DIR/d.log" || lr_fail "the recorder did not finish its own file (see d.log)"
+lr_log "hostile leftovers: $(ls "$LR_DIR/d" | tr '\n' ' ')"
+lr_pass
