@@ -156,6 +156,16 @@ int ff_liverec_mp4_finalize(AVFormatContext *s, AVFormatContext *ic, const char 
                             int64_t *duration);
 
 /**
+ * Check a working file of liverec_mp4 before a demuxer reads it (a file left in the folder may be
+ * anything): an ftyp, one moov whose sample tables are empty, then moof + mdat pairs whose truns
+ * hold their tables and announce no more samples than their mdat has bytes.
+ * @param keep      set to the bytes up to the last whole such pair (or the moov's end)
+ * @param file_size set to the file's size
+ * @return 0, AVERROR_INVALIDDATA when it is no such file, another negative value on errors
+ */
+int ff_liverec_mp4_check(AVFormatContext *s, const char *url, int64_t *keep, int64_t *file_size);
+
+/**
  * Delete a file or an object (any protocol with url_delete: file, vodupload), for ffliverec's
  * retention: libavformat 7.1 has no public call for it (ffurl_delete() takes no options).
  * @param options the protocol's options (e.g. vodupload's region); NULL for none

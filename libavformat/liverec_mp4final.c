@@ -195,6 +195,27 @@ static int read_box(AVIOContext *pb, int64_t limit, int64_t *size, uint32_t *typ
     return 0;
 }
 
+/*
+ * Whether the box at pos is an mdat that the file's end cuts short (a crash while it was written):
+ * its payload's start in *payload, its declared size in *size.
+ */
+static int cut_mdat(AVIOContext *pb, int64_t pos, int64_t limit, int64_t *payload, int64_t *size)
+{
+    uint32_t type;
+
+    if (limit - pos < 8 || avio_seek(pb, pos, SEEK_SET) != pos)
+        return 0;
+    *size    = avio_rb32(pb);
+    type     = avio_rl32(pb);
+    *payload = pos + 8;
+    if (*size == 1 && limit - pos >= 16) {
+        *size    = avio_rb64(pb);
+        *payload = pos + 16;
+    }
+    return !pb->eof_reached && type == MKTAG('m','d','a','t') && *size > limit - pos &&
+           *size >= *payload - pos;
+}
+
 /* moov: the tracks' ids and trex defaults; no edit list (the demuxer's times would move). */
 static int parse_moov(Final *f, int64_t end, int depth)
 {
@@ -287,6 +308,7 @@ static int feed(Final *f, Track *t, int64_t pos, uint32_t size, uint32_t duratio
 
 typedef struct Frag {
     int64_t moof, mdat_start, mdat_end;     ///< the moof's start, its mdat's payload
+    int cut;                                ///< the mdat is cut short: mdat_end is the file's end
 } Frag;
 
 /*
@@ -299,6 +321,7 @@ static int parse_traf(Final *f, const Frag *fr, int64_t end)
     uint32_t tf_flags = 0, duration = 0, size = 0, sflags = 0;
     int64_t base = 0, next_pos = -1;
     int64_t bsize;
+    int past_cut = 0;
     uint32_t type;
     int hdr, ret;
 
@@ -356,8 +379,14 @@ static int parse_traf(Final *f, const Frag *fr, int64_t end)
                     cts = version ? (int32_t)avio_rb32(f->in) : avio_rb32(f->in);
                 if (cts < 0)
                     return unsupported(f, "a negative composition offset");
-                if (next_pos < fr->mdat_start || sz > fr->mdat_end - next_pos)
-                    return unsupported(f, "a sample outside its fragment's mdat");
+                if (past_cut || next_pos < fr->mdat_start || sz > fr->mdat_end - next_pos) {
+                    if (!fr->cut)
+                        return unsupported(f, "a sample outside its fragment's mdat");
+                    /* past the cut: this sample and the rest of the track's are left out, as
+                     * the remux (the mov demuxer) leaves them out */
+                    past_cut = 1;
+                    continue;
+                }
                 if ((ret = feed(f, t, next_pos, sz, d, cts, !(fl & SAMPLE_NOT_KEY))) < 0)
                     return ret;
                 next_pos += sz;
@@ -428,8 +457,18 @@ static int parse_file(Final *f)
     }
     if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
         return ret;
-    if (ret == AVERROR_INVALIDDATA)
-        av_log(f->s, AV_LOG_WARNING, "'%s' ends early: keeping its whole fragments\n", f->ic->url);
+    if (ret == AVERROR_INVALIDDATA) {
+        int64_t pos = avio_tell(f->in) - hdr, payload, mdat_size;
+        /* cut short in the middle of a fragment's media: its whole samples are kept */
+        if (moof >= 0 && cut_mdat(f->in, pos, f->file_size, &payload, &mdat_size)) {
+            Frag fr = { moof, payload, f->file_size, 1 };
+            if (avio_seek(f->in, moof + moof_hdr, SEEK_SET) != moof + moof_hdr)
+                return AVERROR(EIO);
+            if ((ret = parse_moof(f, &fr, moof_end)) < 0)
+                return ret == AVERROR_INVALIDDATA ? unsupported(f, "a damaged fragment") : ret;
+        }
+        av_log(f->s, AV_LOG_WARNING, "'%s' ends early: keeping its whole samples\n", f->ic->url);
+    }
     return moov ? 0 : unsupported(f, "no moov");
 }
 
@@ -475,6 +514,135 @@ static int shift_offsets(uint8_t *p, int64_t len, int64_t delta, int depth)
         len -= size;
     }
     return 0;
+}
+
+/*
+ * The checks of ff_liverec_mp4_check(). moov: its sample tables must be empty (the samples are in
+ * the fragments). Returns the number of samples a trun announces, or < 0.
+ */
+static int check_tables(AVIOContext *pb, int64_t end, int depth)
+{
+    int64_t size;
+    uint32_t type;
+    int hdr, ret;
+
+    while ((ret = read_box(pb, end, &size, &type, &hdr)) >= 0) {
+        int64_t next = avio_tell(pb) - hdr + size;
+        if (type == MKTAG('t','r','a','k') || type == MKTAG('m','d','i','a') ||
+            type == MKTAG('m','i','n','f') || type == MKTAG('s','t','b','l')) {
+            if (depth >= MAX_DEPTH || (ret = check_tables(pb, next, depth + 1)) < 0)
+                return depth >= MAX_DEPTH ? AVERROR_INVALIDDATA : ret;
+        } else if (type == MKTAG('s','t','t','s') || type == MKTAG('s','t','s','c') ||
+                   type == MKTAG('s','t','c','o') || type == MKTAG('c','o','6','4') ||
+                   type == MKTAG('c','t','t','s') || type == MKTAG('s','t','s','s') ||
+                   type == MKTAG('s','t','s','z') || type == MKTAG('s','t','z','2')) {
+            if (size < hdr + 8)
+                return AVERROR_INVALIDDATA;
+            avio_rb32(pb);                          /* version, flags */
+            if (type == MKTAG('s','t','s','z') || type == MKTAG('s','t','z','2'))
+                avio_rb32(pb);                      /* sample size, or field size */
+            if (avio_rb32(pb))
+                return AVERROR_INVALIDDATA;         /* samples outside the fragments */
+        }
+        if (avio_seek(pb, next, SEEK_SET) != next)
+            return AVERROR_INVALIDDATA;
+    }
+    return ret == AVERROR_EOF ? 0 : ret;
+}
+
+/* moof: the samples its truns announce, each trun's table within its box; or < 0. */
+static int64_t check_moof(AVIOContext *pb, int64_t end, int depth)
+{
+    int64_t size, samples = 0;
+    uint32_t type;
+    int hdr, ret;
+
+    while ((ret = read_box(pb, end, &size, &type, &hdr)) >= 0) {
+        int64_t next = avio_tell(pb) - hdr + size;
+        if (type == MKTAG('t','r','a','f')) {
+            int64_t n;
+            if (depth >= 1 || (n = check_moof(pb, next, depth + 1)) < 0)
+                return AVERROR_INVALIDDATA;
+            samples += n;
+        } else if (type == MKTAG('t','r','u','n') && depth == 1) {
+            uint32_t flags, count;
+            int64_t table;
+            if (size < hdr + 8)
+                return AVERROR_INVALIDDATA;
+            flags = avio_rb32(pb) & 0xffffff;
+            count = avio_rb32(pb);
+            table = size - hdr - 8 - 4 * (!!(flags & TRUN_DATA_OFFSET) + !!(flags & TRUN_FIRST_FLAGS));
+            if (table < (int64_t)count * 4 * (!!(flags & TRUN_DURATION) + !!(flags & TRUN_SIZE) +
+                                              !!(flags & TRUN_FLAGS) + !!(flags & TRUN_CTS)))
+                return AVERROR_INVALIDDATA;
+            samples += count;
+        }
+        if (avio_seek(pb, next, SEEK_SET) != next)
+            return AVERROR_INVALIDDATA;
+    }
+    return ret == AVERROR_EOF ? samples : AVERROR_INVALIDDATA;
+}
+
+int ff_liverec_mp4_check(AVFormatContext *s, const char *url, int64_t *keep, int64_t *file_size)
+{
+    AVIOContext *pb = NULL;
+    int64_t size, end, moof = -1, samples = 0;
+    uint32_t type;
+    int hdr, ret, moov = 0;
+
+    *keep = 0;
+    if ((ret = s->io_open(s, &pb, url, AVIO_FLAG_READ, NULL)) < 0)
+        return ret;
+    if ((end = *file_size = avio_size(pb)) < 0) {
+        ret = end;
+        goto done;
+    }
+    if ((ret = read_box(pb, end, &size, &type, &hdr)) < 0 || type != MKTAG('f','t','y','p')) {
+        ret = AVERROR_INVALIDDATA;
+        goto done;
+    }
+    avio_seek(pb, size, SEEK_SET);
+    while ((ret = read_box(pb, end, &size, &type, &hdr)) >= 0) {
+        int64_t start = avio_tell(pb) - hdr, next = start + size;
+        if (type == MKTAG('m','o','o','v')) {
+            if (moov++ || (ret = check_tables(pb, next, 0)) < 0) {
+                ret = AVERROR_INVALIDDATA;
+                goto done;
+            }
+            *keep = next;
+        } else if (type == MKTAG('m','o','o','f') && moov) {
+            if ((samples = check_moof(pb, next, 0)) < 0)
+                break;
+            moof = samples ? start : -1;            /* whole once its mdat is */
+            if (!samples)
+                *keep = next;
+        } else if (type == MKTAG('m','d','a','t') && moof >= 0) {
+            /* every sample has a byte at least: a count past that is no count of this file */
+            if (samples > size - hdr)
+                break;
+            *keep = next;
+            moof  = -1;
+        } else if (type == MKTAG('f','r','e','e') || type == MKTAG('m','f','r','a') ||
+                   type == MKTAG('s','k','i','p') || type == MKTAG('u','d','t','a') ||
+                   type == MKTAG('m','d','a','t')) {
+            if (moof < 0)
+                *keep = next;
+        } else {
+            break;                                  /* not what liverec_mp4 writes */
+        }
+        if (avio_seek(pb, next, SEEK_SET) != next)
+            break;
+    }
+    if (ret == AVERROR_INVALIDDATA && moof >= 0) {
+        int64_t pos = avio_tell(pb) - hdr, payload, mdat_size;
+        /* a fragment whose media a crash cut short: the mov demuxer keeps its whole samples */
+        if (cut_mdat(pb, pos, end, &payload, &mdat_size) && samples <= mdat_size - (payload - pos))
+            *keep = end;
+    }
+    ret = moov ? 0 : AVERROR_INVALIDDATA;
+done:
+    ff_format_io_close(s, &pb);
+    return ret;
 }
 
 static int open_index_muxer(Final *f, const char *out_url)

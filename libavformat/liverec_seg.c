@@ -164,6 +164,35 @@ static int open_working(AVFormatContext *s, const char *url, AVFormatContext **p
     return 0;
 }
 
+/*
+ * An MP4 working file is checked before the mov demuxer reads it: what a crash or anyone left in
+ * the folder could make it allocate for samples the file does not have. What follows its last
+ * whole fragment is cut off (local files).
+ */
+static int check_working(AVFormatContext *s, const char *url)
+{
+    const char *path;
+    int64_t keep, size;
+    int ret = ff_liverec_mp4_check(s, url, &keep, &size);
+
+    if (ret < 0) {
+        av_log(s, AV_LOG_ERROR, "'%s' is no working file of liverec_mp4: %s\n", url,
+               av_err2str(ret));
+        return ret;
+    }
+    if (keep < size && ff_liverec_local_path(url, &path)) {
+        if (truncate(path, keep) < 0) {
+            ret = AVERROR(errno);
+            av_log(s, AV_LOG_ERROR, "Cannot cut '%s' after its last whole fragment: %s\n", path,
+                   av_err2str(ret));
+            return ret;
+        }
+        av_log(s, AV_LOG_WARNING, "'%s' cut after its last whole fragment (%"PRId64" of %"PRId64
+               " bytes)\n", path, keep, size);
+    }
+    return 0;
+}
+
 typedef struct RemuxState {
     AVFormatContext *ic, *oc;
     AVPacket **held;        ///< per stream: its last packet read, written when the next comes
@@ -222,7 +251,8 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
 
     if (!pkt)
         return AVERROR(ENOMEM);
-    if ((ret = open_working(s, in_url, &r.ic)) < 0)
+    if ((c->kind == &kind_mp4 && (ret = check_working(s, in_url)) < 0) ||
+        (ret = open_working(s, in_url, &r.ic)) < 0)
         goto end;
     if (c->kind == &kind_mp4 && out_url &&
         (ret = ff_liverec_mp4_finalize(s, r.ic, out_url, duration)) != AVERROR_PATCHWELCOME)

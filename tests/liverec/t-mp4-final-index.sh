@@ -5,11 +5,14 @@
 #   with B-frames and AAC) becomes an MP4 with its moov first whose packets (stream, pts, dts,
 #   size, key flag, MD5 of the data) are those of ffmpeg's own remux of it (-c copy +faststart),
 #   and whose streams start and last as that remux's do;
-# - one cut in the middle of a fragment (a crash) keeps its whole fragments: its packets are the
-#   first ones of the whole file's, and it decodes without an error;
+# - one cut in the middle of a fragment (a crash) keeps its whole samples: its packets are those
+#   of ffmpeg's remux of it (-fflags +discardcorrupt), the first ones of the whole file's, and it
+#   decodes without an error;
 # - a recording with MP2 audio (a codec the index path leaves to the remux) is remuxed, as
 #   before, and plays;
-# - a leftover of random bytes after a valid start, and one of random bytes only, crash nothing.
+# - a leftover of random bytes after a valid start is cut after its last whole fragment and
+#   finalized; one of random bytes only (no mdat box) is removed, as one without media always was;
+#   nothing crashes.
 . "$(dirname "$0")/lib.sh"
 lr_init mp4-final-index
 
@@ -65,16 +68,24 @@ paste -d, "$LR_DIR/ref-streams.txt" "$LR_DIR/final-streams.txt" | awk -F, '
     lr_fail "the streams differ: $(cat "$LR_DIR/ref-streams.txt") against $(cat "$LR_DIR/final-streams.txt")"
 lr_log "index finalize: $n packets as the remux's; streams $(tr '\n' ' ' < "$LR_DIR/final-streams.txt")"
 
-# cut in the middle of its fragments: the whole ones are kept
+# cut in the middle of a fragment's media (a crash): its whole samples are kept, as the remux
+# (the mov demuxer, dropping the cut sample) keeps them
 mkdir -p "$LR_DIR/b"
 size=$(stat -c %s "$LR_DIR/work.mp4")
-head -c $((size * 3 / 5)) "$LR_DIR/work.mp4" > "$LR_DIR/b/1790000000000_cut.mp4.recording"
+head -c $((size * 3 / 5)) "$LR_DIR/work.mp4" > "$LR_DIR/cut.mp4"
+cp "$LR_DIR/cut.mp4" "$LR_DIR/b/1790000000000_cut.mp4.recording"
+"$LR_FFMPEG" -hide_banner -v error -fflags +discardcorrupt -i "$LR_DIR/cut.mp4" -c copy -movflags +faststart \
+    "$LR_DIR/cut-ref.mp4" 2> /dev/null || lr_fail "cannot remux the cut reference"
 finalize "$LR_DIR/b" b.log
 grep -q "finalized by its index" "$LR_DIR/b.log" || lr_fail "the cut leftover was not finalized by its index (see b.log)"
+grep -q "ends early: keeping its whole samples" "$LR_DIR/b.log" || lr_fail "the cut was not reported (see b.log)"
 cut=$(ls "$LR_DIR"/b/cut_*.mp4 2>/dev/null)
 [ -n "$cut" ] || lr_fail "no final MP4 of the cut file: $(ls "$LR_DIR/b")"
 packets "$cut" > "$LR_DIR/cut.txt"
+packets "$LR_DIR/cut-ref.mp4" > "$LR_DIR/cut-ref.txt"
 m=$(wc -l < "$LR_DIR/cut.txt")
+cmp -s "$LR_DIR/cut.txt" "$LR_DIR/cut-ref.txt" ||
+    lr_fail "the cut file's packets differ from the remux's: $(diff "$LR_DIR/cut-ref.txt" "$LR_DIR/cut.txt" | head -n 6)"
 for s in 0 1; do
     grep "^$s," "$LR_DIR/cut.txt" > "$LR_DIR/cut-$s.txt"
     grep "^$s," "$LR_DIR/ref.txt" | head -n $(wc -l < "$LR_DIR/cut-$s.txt") > "$LR_DIR/ref-$s.txt"
@@ -83,7 +94,7 @@ done
 [ "$m" -gt $((n / 2)) ] && [ "$m" -lt $((n * 3 / 4)) ] || lr_fail "the cut file keeps $m of $n packets"
 "$LR_FFMPEG" -hide_banner -v error -xerror -i "$cut" -f null - 2> "$LR_DIR/cut-decode.log" ||
     lr_fail "the cut file does not decode: $(head -n 3 "$LR_DIR/cut-decode.log")"
-lr_log "cut at 3/5: $m of $n packets kept, the first of each stream, decoding without an error"
+lr_log "cut at 3/5: $m of $n packets kept, as the remux keeps them, decoding without an error"
 
 # MP2 audio: the remux, as before
 mkdir -p "$LR_DIR/c"
@@ -107,5 +118,8 @@ head -c 300000 /dev/urandom >> "$LR_DIR/d/1790000000000_junk.mp4.recording"
 head -c 300000 /dev/urandom > "$LR_DIR/d/1790000000001_rand.mp4.recording"
 finalize "$LR_DIR/d" d.log
 grep -q "Finalized '.*/next_" "$LR_DIR/d.log" || lr_fail "the recorder did not finish its own file (see d.log)"
+grep -q "junk.mp4.recording' cut after its last whole fragment" "$LR_DIR/d.log" || lr_fail "the junk was not cut off (see d.log)"
+ls "$LR_DIR"/d/junk_*.mp4 > /dev/null 2>&1 || lr_fail "the leftover with junk was not finalized: $(ls "$LR_DIR/d")"
+[ -e "$LR_DIR/d/1790000000001_rand.mp4.recording" ] && lr_fail "the random leftover is still there"
 lr_log "hostile leftovers: $(ls "$LR_DIR/d" | tr '\n' ' ')"
 lr_pass
