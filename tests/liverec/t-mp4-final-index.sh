@@ -2,9 +2,10 @@
 # liverec_mp4 finalizes an H.264 + AAC working file from its fragments' index, without a remux
 # (libavformat/liverec_mp4final.c), and the result is the file a remux gives:
 # - a working file left in the folder (a fragmented MP4 as liverec_mp4 writes it, 20 s of x264
-#   with B-frames and AAC) becomes an MP4 with its moov first whose packets (stream, pts, dts,
-#   size, key flag, MD5 of the data) are those of ffmpeg's own remux of it (-c copy +faststart),
-#   and whose streams start and last as that remux's do;
+#   at 3 Mb/s with B-frames, and AAC; fragments larger than the file protocol's largest write,
+#   256 KiB) becomes an MP4 with its moov first whose packets (stream, pts, dts, size, key flag,
+#   MD5 of the data) are those of ffmpeg's own remux of it (-c copy +faststart), and whose
+#   streams start and last as that remux's do;
 # - one cut in the middle of a fragment (a crash) keeps its whole samples: its packets are those
 #   of ffmpeg's remux of it (-fflags +discardcorrupt), the first ones of the whole file's, and it
 #   decodes without an error;
@@ -18,7 +19,7 @@ lr_init mp4-final-index
 
 src=$LR_DIR/src.flv
 "$LR_FFMPEG" -hide_banner -v error -f lavfi -i testsrc2=size=640x360:rate=25 -f lavfi -i sine=sample_rate=44100 \
-    -t 20 -c:v libx264 -preset veryfast -bf 3 -g 50 -b:v 1M -c:a aac -b:a 96k "$src" ||
+    -t 20 -c:v libx264 -preset veryfast -bf 3 -g 50 -b:v 3M -c:a aac -b:a 96k "$src" ||
     lr_fail "cannot make the source"
 # the working file as liverec_mp4 writes it (libavformat/liverec_seg.c, kind_mp4)
 work() { # OUT [input options]
