@@ -275,8 +275,14 @@ static int feed(Final *f, Track *t, int64_t pos, uint32_t size, uint32_t duratio
     int64_t dts = t->next_dts;
     int ret;
 
+    int64_t ts = av_rescale_q(dts, st->time_base, AV_TIME_BASE_Q);
+    int64_t d  = av_rescale_q(duration, st->time_base, AV_TIME_BASE_Q);
+
     if (!size)
         return unsupported(f, "an empty sample");
+    /* (av_rescale_q() gives AV_NOPTS_VALUE, INT64_MIN, on an overflow) */
+    if (ts < 0 || d < 0 || ts > INT64_MAX / 4 || d > INT64_MAX / 4)
+        return unsupported(f, "times out of range");
     av_fast_mallocz(&f->zeros, &f->zeros_size, (size_t)size + AV_INPUT_BUFFER_PADDING_SIZE);
     if (!f->zeros)
         return AVERROR(ENOMEM);
@@ -294,12 +300,8 @@ static int feed(Final *f, Track *t, int64_t pos, uint32_t size, uint32_t duratio
         return ret == AVERROR(ENOMEM) ? ret : unsupported(f, "times the mov muxer refuses");
     if ((ret = add_run(f, pos, size)) < 0)
         return ret;
-    {
-        int64_t ts = av_rescale_q(dts, st->time_base, AV_TIME_BASE_Q);
-        int64_t d  = av_rescale_q(duration, st->time_base, AV_TIME_BASE_Q);
-        f->first = f->first == AV_NOPTS_VALUE ? ts : FFMIN(f->first, ts);
-        f->end   = FFMAX(f->end, ts + d);
-    }
+    f->first = f->first == AV_NOPTS_VALUE ? ts : FFMIN(f->first, ts);
+    f->end   = FFMAX(f->end, ts + d);
     t->next_dts += duration;
     f->nb_samples++;
     f->media_bytes += size;
