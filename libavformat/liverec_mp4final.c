@@ -273,10 +273,9 @@ static int feed(Final *f, Track *t, int64_t pos, uint32_t size, uint32_t duratio
 {
     const AVStream *st = f->ic->streams[t->index];
     int64_t dts = t->next_dts;
+    int64_t ts  = av_rescale_q(dts, st->time_base, AV_TIME_BASE_Q);
+    int64_t d   = av_rescale_q(duration, st->time_base, AV_TIME_BASE_Q);
     int ret;
-
-    int64_t ts = av_rescale_q(dts, st->time_base, AV_TIME_BASE_Q);
-    int64_t d  = av_rescale_q(duration, st->time_base, AV_TIME_BASE_Q);
 
     if (!size)
         return unsupported(f, "an empty sample");
