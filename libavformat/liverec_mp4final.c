@@ -418,8 +418,8 @@ static int parse_moof(Final *f, const Frag *fr, int64_t end)
 }
 
 /*
- * The working file's top-level boxes. A fragment counts once its mdat is whole: a file that a
- * crash or a full disk cut short ends with its last whole fragment, as the remux had it.
+ * The working file's top-level boxes. Of a fragment whose mdat the file's end cuts short (a crash
+ * or a full disk while it was written), the whole samples are kept, as the remux kept them.
  */
 static int parse_file(Final *f)
 {
