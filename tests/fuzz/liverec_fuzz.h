@@ -21,7 +21,13 @@
 #ifndef LIVEREC_FUZZ_H
 #define LIVEREC_FUZZ_H
 
+#include <dirent.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /**
  * The folder for a target's files: /dev/shm where there is one. The targets write a file or a
@@ -32,6 +38,35 @@ static inline const char *liverec_fuzz_tmpdir(void)
 {
     struct stat sb;
     return stat("/dev/shm", &sb) || !S_ISDIR(sb.st_mode) ? "/tmp" : "/dev/shm";
+}
+
+static inline int liverec_fuzz_remove_one(const char *path, const struct stat *st, int flag,
+                                          struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/** Remove a folder and what it holds (at the process's exit). */
+static inline void liverec_fuzz_remove_tree(const char *dir)
+{
+    nftw(dir, liverec_fuzz_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/** Empty a folder of plain files between inputs: what one left must not feed the next. */
+static inline void liverec_fuzz_empty_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[512];
+
+    if (!d)
+        abort();
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
 }
 
 #endif /* LIVEREC_FUZZ_H */

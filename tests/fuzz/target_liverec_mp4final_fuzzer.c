@@ -26,8 +26,6 @@
  * must stay in that folder.
  */
 
-#include <dirent.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,15 +44,10 @@ static char dir[64], work[128];
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 /* the folder goes with the process */
 static void cleanup(void)
 {
-    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    liverec_fuzz_remove_tree(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -67,23 +60,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* empty the folder between inputs: what one left must not feed the next */
-static void clean(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512];
-
-    if (!d)
-        abort();
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     AVFormatContext *oc = NULL;
@@ -92,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     AVStream *st;
     FILE *f;
 
-    clean();
+    liverec_fuzz_empty_dir(dir);
     if (!(f = fopen(work, "wb")) || fwrite(data, 1, size, f) != size || fclose(f))
         abort();
     snprintf(url, sizeof(url), "%s/", dir);
