@@ -225,9 +225,13 @@ static int write_held(RemuxState *r, int i, const AVPacket *next)
     if (pkt->dts != AV_NOPTS_VALUE) {
         int64_t ts = av_rescale_q(pkt->dts, ist->time_base, AV_TIME_BASE_Q);
         int64_t d  = av_rescale_q(pkt->duration, ist->time_base, AV_TIME_BASE_Q);
-        if (r->first == AV_NOPTS_VALUE)
-            r->first = ts;
-        r->end = FFMAX(r->end, ts + FFMAX(d, 0));
+        /* saturated, and without times that overflowed (AV_NOPTS_VALUE): a damaged file's
+         * times may be anything */
+        if (ts != AV_NOPTS_VALUE) {
+            if (r->first == AV_NOPTS_VALUE)
+                r->first = ts;
+            r->end = FFMAX(r->end, av_sat_add64(ts, FFMAX(d, 0)));
+        }
     }
     if (!r->oc) {
         av_packet_unref(pkt);
@@ -315,7 +319,7 @@ read:
         if ((ret = write_held(&r, i, NULL)) < 0)
             goto end;
     ret = r.oc ? av_write_trailer(r.oc) : 0;
-    *duration = r.first == AV_NOPTS_VALUE ? -1 : r.end - r.first;
+    *duration = r.first == AV_NOPTS_VALUE ? -1 : FFMAX(av_sat_sub64(r.end, r.first), 0);
 end:
     av_dict_free(&opts);
     av_packet_free(&pkt);
@@ -425,7 +429,7 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
         goto end;
     }
     if (known_end == AV_NOPTS_VALUE)
-        known_end = start + duration;
+        known_end = av_sat_add64(start, duration);     /* (a damaged file's times) */
     if ((ret = ff_liverec_expand_name(&name, c->vod_file_name, sid, start, known_end,
                                       c->time_zone, s)) < 0 ||
         (ret = ff_liverec_unique_url(s, &url, c->dir, name.str, ext, NULL)) < 0)
