@@ -131,9 +131,9 @@ static int sink_write(void *opaque, const uint8_t *buf, int size)
         ret = sink_store(&k->head, &k->head_len, &k->head_cap, k->pos, buf, size);
     } else if (k->data_end >= 0 && k->pos >= k->data_end) {
         ret = sink_store(&k->tail, &k->tail_len, &k->tail_cap, k->pos - k->data_end, buf, size);
-    } else if (k->data_end >= 0 || k->pos < k->data_start) {
-        k->bad = 1;                 /* the media bytes written over, or a header write across */
-    }                               /* else: media bytes, dropped */
+    } else if (k->data_end >= 0 || k->pos < k->data_start || k->pos != k->end) {
+        k->bad = 1;                 /* media bytes written over, or a header write across */
+    }                               /* else: media bytes appended, dropped */
     k->pos += size;
     k->end  = FFMAX(k->end, k->pos);
     return ret < 0 ? ret : size;
@@ -188,6 +188,8 @@ static int read_box(AVIOContext *pb, int64_t limit, int64_t *size, uint32_t *typ
     } else if (*size == 0) {
         *size = limit - pos;
     }
+    if (pb->error)
+        return pb->error;               /* a read error is no end of the file */
     if (pb->eof_reached)
         return AVERROR_EOF;
     if (*size < *hdr || *size > limit - pos)
@@ -277,8 +279,8 @@ static int feed(Final *f, Track *t, int64_t pos, uint32_t size, uint32_t duratio
     int64_t d   = av_rescale_q(duration, st->time_base, AV_TIME_BASE_Q);
     int ret;
 
-    if (!size)
-        return unsupported(f, "an empty sample");
+    if (!size || size > INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE)
+        return unsupported(f, "a sample of 0 bytes or more than 2 GiB");
     /* (av_rescale_q() gives AV_NOPTS_VALUE, INT64_MIN, on an overflow) */
     if (ts < 0 || d < 0 || ts > INT64_MAX / 4 || d > INT64_MAX / 4)
         return unsupported(f, "times out of range");
@@ -335,9 +337,11 @@ static int parse_traf(Final *f, const Frag *fr, int64_t end)
             duration = t->def_duration;
             size     = t->def_size;
             sflags   = t->def_flags;
-            if (tf_flags & TFHD_BASE_DATA_OFFSET)
+            if (tf_flags & TFHD_BASE_DATA_OFFSET) {
                 base = avio_rb64(f->in);
-            else if (tf_flags & TFHD_DEFAULT_BASE_MOOF)
+                if (base < 0 || base > f->file_size)
+                    return unsupported(f, "a base data offset outside the file");
+            } else if (tf_flags & TFHD_DEFAULT_BASE_MOOF)
                 base = fr->moof;
             else
                 return unsupported(f, "a fragment without its data's base");
@@ -357,10 +361,15 @@ static int parse_traf(Final *f, const Frag *fr, int64_t end)
             t->has_dts  = 1;
             if ((uint64_t)t->next_dts > INT64_C(1) << 62)
                 return unsupported(f, "a decode time out of range");
-        } else if (type == MKTAG('t','r','u','n') && t) {
-            int version = avio_r8(f->in);
-            uint32_t flags = avio_rb24(f->in), count = avio_rb32(f->in), first = sflags;
-            int per = 4 * (!!(flags & TRUN_DURATION) + !!(flags & TRUN_SIZE) +
+        } else if (type == MKTAG('t','r','u','n')) {
+            int version, per;
+            uint32_t flags, count, first = sflags;
+            if (!t)
+                return unsupported(f, "a trun without its tfhd");
+            version = avio_r8(f->in);
+            flags   = avio_rb24(f->in);
+            count   = avio_rb32(f->in);
+            per     = 4 * (!!(flags & TRUN_DURATION) + !!(flags & TRUN_SIZE) +
                            !!(flags & TRUN_FLAGS) + !!(flags & TRUN_CTS));
             if (!t->has_dts)
                 return unsupported(f, "a fragment without a decode time");
@@ -370,7 +379,7 @@ static int parse_traf(Final *f, const Frag *fr, int64_t end)
                 first = avio_rb32(f->in);
             if ((int64_t)count * per > next - avio_tell(f->in))
                 return AVERROR_INVALIDDATA;
-            for (uint32_t i = 0; i < count; i++) {
+            for (uint32_t i = 0; i < count && !past_cut; i++) {
                 uint32_t d = duration, sz = size, fl = i ? sflags : first;
                 int64_t cts = 0;
                 if (flags & TRUN_DURATION) d  = avio_rb32(f->in);
@@ -386,7 +395,7 @@ static int parse_traf(Final *f, const Frag *fr, int64_t end)
                     /* past the cut: this sample and the rest of the track's are left out, as
                      * the remux (the mov demuxer) leaves them out */
                     past_cut = 1;
-                    continue;
+                    break;
                 }
                 if ((ret = feed(f, t, next_pos, sz, d, cts, !(fl & SAMPLE_NOT_KEY))) < 0)
                     return ret;
@@ -444,7 +453,7 @@ static int parse_file(Final *f)
             if (moof >= 0) {
                 Frag fr = { moof, start + hdr, next };
                 if (avio_seek(f->in, moof + moof_hdr, SEEK_SET) != moof + moof_hdr)
-                    return AVERROR(EIO);
+                    return f->in->error ? f->in->error : unsupported(f, "a moof out of reach");
                 /* the samples before a damaged box are given already: the remux starts over */
                 if ((ret = parse_moof(f, &fr, moof_end)) < 0)
                     return ret == AVERROR_INVALIDDATA ? unsupported(f, "a damaged fragment") : ret;
@@ -456,6 +465,8 @@ static int parse_file(Final *f)
         if (avio_seek(f->in, next, SEEK_SET) != next)
             break;
     }
+    if (f->in->error)
+        return f->in->error;
     if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
         return ret;
     if (ret == AVERROR_INVALIDDATA) {
@@ -464,11 +475,11 @@ static int parse_file(Final *f)
         if (moof >= 0 && cut_mdat(f->in, pos, f->file_size, &payload, &mdat_size)) {
             Frag fr = { moof, payload, f->file_size, 1 };
             if (avio_seek(f->in, moof + moof_hdr, SEEK_SET) != moof + moof_hdr)
-                return AVERROR(EIO);
+                return f->in->error ? f->in->error : unsupported(f, "a moof out of reach");
             if ((ret = parse_moof(f, &fr, moof_end)) < 0)
                 return ret == AVERROR_INVALIDDATA ? unsupported(f, "a damaged fragment") : ret;
+            av_log(f->s, AV_LOG_WARNING, "'%s' ends early: keeping its whole samples\n", f->ic->url);
         }
-        av_log(f->s, AV_LOG_WARNING, "'%s' ends early: keeping its whole samples\n", f->ic->url);
     }
     return moov ? 0 : unsupported(f, "no moov");
 }
@@ -519,7 +530,7 @@ static int shift_offsets(uint8_t *p, int64_t len, int64_t delta, int depth)
 
 /*
  * The checks of ff_liverec_mp4_check(). moov: its sample tables must be empty (the samples are in
- * the fragments). Returns the number of samples a trun announces, or < 0.
+ * the fragments). Returns 0 or < 0.
  */
 static int check_tables(AVIOContext *pb, int64_t end, int depth)
 {
@@ -531,8 +542,10 @@ static int check_tables(AVIOContext *pb, int64_t end, int depth)
         int64_t next = avio_tell(pb) - hdr + size;
         if (type == MKTAG('t','r','a','k') || type == MKTAG('m','d','i','a') ||
             type == MKTAG('m','i','n','f') || type == MKTAG('s','t','b','l')) {
-            if (depth >= MAX_DEPTH || (ret = check_tables(pb, next, depth + 1)) < 0)
-                return depth >= MAX_DEPTH ? AVERROR_INVALIDDATA : ret;
+            if (depth >= MAX_DEPTH)
+                return AVERROR_INVALIDDATA;
+            if ((ret = check_tables(pb, next, depth + 1)) < 0)
+                return ret;
         } else if (type == MKTAG('s','t','t','s') || type == MKTAG('s','t','s','c') ||
                    type == MKTAG('s','t','c','o') || type == MKTAG('c','o','6','4') ||
                    type == MKTAG('c','t','t','s') || type == MKTAG('s','t','s','s') ||
@@ -603,44 +616,53 @@ int ff_liverec_mp4_check(AVFormatContext *s, const char *url, int64_t *keep, int
         goto done;
     }
     avio_seek(pb, size, SEEK_SET);
+    /* damage before the end (a box that holds what it says but not what it should) keeps the
+     * file as it is, for a person to look at; only a tail that is no whole box is cut off */
     while ((ret = read_box(pb, end, &size, &type, &hdr)) >= 0) {
         int64_t start = avio_tell(pb) - hdr, next = start + size;
         if (type == MKTAG('m','o','o','v')) {
-            if (moov++ || (ret = check_tables(pb, next, 0)) < 0) {
-                ret = AVERROR_INVALIDDATA;
-                goto done;
-            }
+            if (moov++ || (ret = check_tables(pb, next, 0)) < 0)
+                goto damaged;
             *keep = next;
         } else if (type == MKTAG('m','o','o','f') && moov) {
-            if ((samples = check_moof(pb, next, 0)) < 0)
-                break;
+            if (moof >= 0 || (samples = check_moof(pb, next, 0)) < 0)
+                goto damaged;                       /* (a moof without its mdat before it) */
             moof = samples ? start : -1;            /* whole once its mdat is */
             if (!samples)
                 *keep = next;
         } else if (type == MKTAG('m','d','a','t') && moof >= 0) {
             /* every sample has a byte at least: a count past that is no count of this file */
             if (samples > size - hdr)
-                break;
+                goto damaged;
             *keep = next;
             moof  = -1;
-        } else if (type == MKTAG('f','r','e','e') || type == MKTAG('m','f','r','a') ||
-                   type == MKTAG('s','k','i','p') || type == MKTAG('u','d','t','a') ||
-                   type == MKTAG('m','d','a','t')) {
-            if (moof < 0)
-                *keep = next;
+        } else if (moof >= 0) {
+            goto damaged;                           /* a moof's samples not in the next mdat */
         } else {
-            break;                                  /* not what liverec_mp4 writes */
+            *keep = next;                           /* free, mfra, or a box of its own */
         }
-        if (avio_seek(pb, next, SEEK_SET) != next)
-            break;
+        if (avio_seek(pb, next, SEEK_SET) != next) {
+            ret = pb->error ? pb->error : AVERROR(EIO);
+            goto done;
+        }
     }
+    if (ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
+        goto done;                                  /* a read error */
     if (ret == AVERROR_INVALIDDATA && moof >= 0) {
         int64_t pos = avio_tell(pb) - hdr, payload, mdat_size;
-        /* a fragment whose media a crash cut short: the mov demuxer keeps its whole samples */
-        if (cut_mdat(pb, pos, end, &payload, &mdat_size) && samples <= mdat_size - (payload - pos))
+        /* a fragment whose media a crash cut short: the mov demuxer keeps its whole samples;
+         * a count past the bytes that are there is no count of this file */
+        if (cut_mdat(pb, pos, end, &payload, &mdat_size) && samples <= end - payload + 4096)
             *keep = end;
+        if (pb->error) {
+            ret = pb->error;
+            goto done;
+        }
     }
     ret = moov ? 0 : AVERROR_INVALIDDATA;
+    goto done;
+damaged:
+    ret = pb->error ? pb->error : AVERROR_INVALIDDATA;
 done:
     ff_format_io_close(s, &pb);
     return ret;
@@ -732,7 +754,8 @@ static int write_final(Final *f, const char *out_url)
         return unsupported(f, "the mov muxer wrote another layout");
     /* the moov goes between the ftyp and the rest: everything after it moves by its size */
     if ((ret = shift_offsets(k->tail + 8, k->tail_len - 8, k->tail_len, 0)) < 0)
-        return ret == AVERROR_PATCHWELCOME ? unsupported(f, "offsets past 4 GiB in stco") : ret;
+        return unsupported(f, ret == AVERROR_PATCHWELCOME ? "offsets past 4 GiB in stco" :
+                              "a moov the mov muxer wrote in another layout");
     if ((ret = f->s->io_open(f->s, &out, out_url, AVIO_FLAG_WRITE, NULL)) < 0) {
         av_log(f->s, AV_LOG_ERROR, "Cannot open '%s' for writing: %s\n", out_url, av_err2str(ret));
         return ret;

@@ -11,9 +11,10 @@
 #   decodes without an error;
 # - a recording with MP2 audio (a codec the index path leaves to the remux) is remuxed, as
 #   before, and plays;
-# - a leftover of random bytes after a valid start is cut after its last whole fragment and
-#   finalized; one of random bytes only (no mdat box) is removed, as one without media always was;
-#   nothing crashes.
+# - random bytes after two whole fragments are cut off, and the two fragments finalized by their
+#   index; random bytes only (no mdat box) are removed, as a file without media always was; a file
+#   whose second fragment announces 2^31 samples is left as it is, reported, and never given to
+#   the mov demuxer (which would allocate for every sample); nothing crashes.
 . "$(dirname "$0")/lib.sh"
 lr_init mp4-final-index
 
@@ -112,15 +113,34 @@ k=$("$LR_FFPROBE" -v error -count_packets -show_entries stream=nb_read_packets -
 [ "$k" -gt 1200 ] || lr_fail "the remuxed MP2 recording holds $k packets"
 lr_log "MP2 audio: remuxed ($k packets)"
 
-# hostile leftovers: a valid start then random bytes; random bytes only
+# hostile leftovers: two whole fragments then random bytes; random bytes only; a fragment in the
+# middle whose trun announces 2^31 samples
 mkdir -p "$LR_DIR/d"
-head -c 200000 "$LR_DIR/work.mp4" > "$LR_DIR/d/1790000000000_junk.mp4.recording"
+# the third moof's start (the offset grep gives is its type's, 4 bytes into the box)
+third=$(($(grep -boa moof "$LR_DIR/work.mp4" | sed -n 3p | cut -d: -f1) - 4))
+head -c $third "$LR_DIR/work.mp4" > "$LR_DIR/two.mp4"
+cp "$LR_DIR/two.mp4" "$LR_DIR/d/1790000000000_junk.mp4.recording"
 head -c 300000 /dev/urandom >> "$LR_DIR/d/1790000000000_junk.mp4.recording"
 head -c 300000 /dev/urandom > "$LR_DIR/d/1790000000001_rand.mp4.recording"
+python3 - "$LR_DIR/work.mp4" "$LR_DIR/d/1790000000002_bomb.mp4.recording" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+i = d.find(b"trun", d.find(b"trun") + 4)            # the second fragment's first trun
+d[i + 8:i + 12] = (0x7fffffff).to_bytes(4, "big")   # its sample count
+open(sys.argv[2], "wb").write(d)
+PY
 finalize "$LR_DIR/d" d.log
 grep -q "Finalized '.*/next_" "$LR_DIR/d.log" || lr_fail "the recorder did not finish its own file (see d.log)"
-grep -q "junk.mp4.recording' cut after its last whole fragment" "$LR_DIR/d.log" || lr_fail "the junk was not cut off (see d.log)"
-ls "$LR_DIR"/d/junk_*.mp4 > /dev/null 2>&1 || lr_fail "the leftover with junk was not finalized: $(ls "$LR_DIR/d")"
+grep -q "junk.mp4.recording' cut after its last whole fragment ($third of " "$LR_DIR/d.log" ||
+    lr_fail "the junk was not cut off at $third (see d.log)"
+grep -q "junk.mp4.recording' finalized by its index" "$LR_DIR/d.log" || lr_fail "the junk leftover was not finalized by its index"
+"$LR_FFMPEG" -hide_banner -v error -i "$LR_DIR/two.mp4" -c copy -movflags +faststart "$LR_DIR/two-ref.mp4" ||
+    lr_fail "cannot remux the two fragments"
+packets "$(ls "$LR_DIR"/d/junk_*.mp4)" > "$LR_DIR/junk.txt"
+packets "$LR_DIR/two-ref.mp4" > "$LR_DIR/two-ref.txt"
+cmp -s "$LR_DIR/junk.txt" "$LR_DIR/two-ref.txt" || lr_fail "the junk leftover's packets are not its two fragments'"
 [ -e "$LR_DIR/d/1790000000001_rand.mp4.recording" ] && lr_fail "the random leftover is still there"
+[ -e "$LR_DIR/d/1790000000002_bomb.mp4.recording" ] || lr_fail "the leftover with a damaged fragment was not left as it was"
+grep -q "bomb.mp4.recording' is no working file of liverec_mp4" "$LR_DIR/d.log" || lr_fail "the damaged fragment was not reported"
 lr_log "hostile leftovers: $(ls "$LR_DIR/d" | tr '\n' ' ')"
 lr_pass
