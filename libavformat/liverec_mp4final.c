@@ -569,10 +569,14 @@ static int64_t check_moof(AVIOContext *pb, int64_t end, int depth)
 {
     int64_t size, samples = 0;
     uint32_t type;
-    int hdr, ret;
+    int hdr, ret, boxes = 0;
 
     while ((ret = read_box(pb, end, &size, &type, &hdr)) >= 0) {
         int64_t next = avio_tell(pb) - hdr + size;
+        /* a traf starts with its tfhd (ISO/IEC 14496-12, 8.8.7): the mov demuxer reads a trun
+         * without one as one of the track before (and spent seconds on such a file) */
+        if (depth == 1 && !boxes++ && type != MKTAG('t','f','h','d'))
+            return AVERROR_INVALIDDATA;
         if (type == MKTAG('t','r','a','f')) {
             int64_t n;
             if (depth >= 1 || (n = check_moof(pb, next, depth + 1)) < 0)
