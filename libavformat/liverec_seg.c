@@ -166,8 +166,8 @@ static int open_working(AVFormatContext *s, const char *url, AVFormatContext **p
 
 /*
  * An MP4 working file is checked before the mov demuxer reads it: what a crash or anyone left in
- * the folder could make it allocate for samples the file does not have. What follows its last
- * whole fragment is cut off (local files).
+ * the folder could make it allocate for samples the file does not have. A tail after its last
+ * whole fragment that is no whole box (a crash in a write) is cut off (local files).
  */
 static int check_working(AVFormatContext *s, const char *url)
 {
