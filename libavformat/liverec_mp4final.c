@@ -95,7 +95,8 @@ typedef struct Final {
     Track tracks[MAX_TRACKS];
     int nb_tracks;
     Run *runs;
-    int nb_runs, runs_cap;
+    int nb_runs;
+    unsigned runs_size;             ///< bytes allocated for runs
     AVPacket *pkt;
     uint8_t *zeros;
     unsigned zeros_size;
@@ -170,7 +171,11 @@ static Track *find_track(Final *f, uint32_t id)
     return NULL;
 }
 
-/* Read a box header at the current position; *size is the whole box, *hdr its header's size. */
+/*
+ * Read a box header at the current position; *size is the whole box, *hdr its header's size.
+ * AVERROR_INVALIDDATA (a box past the limit, or smaller than its header) leaves what was read in
+ * *size, *type and *hdr.
+ */
 static int read_box(AVIOContext *pb, int64_t limit, int64_t *size, uint32_t *type, int *hdr)
 {
     int64_t pos = avio_tell(pb);
@@ -197,25 +202,10 @@ static int read_box(AVIOContext *pb, int64_t limit, int64_t *size, uint32_t *typ
     return 0;
 }
 
-/*
- * Whether the box at pos is an mdat that the file's end cuts short (a crash while it was written):
- * its payload's start in *payload, its declared size in *size.
- */
-static int cut_mdat(AVIOContext *pb, int64_t pos, int64_t limit, int64_t *payload, int64_t *size)
+/* After read_box() gave AVERROR_INVALIDDATA: the box is an mdat that the file's end cuts short. */
+static int cut_mdat(uint32_t type, int64_t size, int hdr)
 {
-    uint32_t type;
-
-    if (limit - pos < 8 || avio_seek(pb, pos, SEEK_SET) != pos)
-        return 0;
-    *size    = avio_rb32(pb);
-    type     = avio_rl32(pb);
-    *payload = pos + 8;
-    if (*size == 1 && limit - pos >= 16) {
-        *size    = avio_rb64(pb);
-        *payload = pos + 16;
-    }
-    return !pb->eof_reached && type == MKTAG('m','d','a','t') && *size > limit - pos &&
-           *size >= *payload - pos;
+    return type == MKTAG('m','d','a','t') && size >= hdr;
 }
 
 /* moov: the tracks' ids and trex defaults; no edit list (the demuxer's times would move). */
@@ -253,18 +243,15 @@ static int parse_moov(Final *f, int64_t end, int depth)
 
 static int add_run(Final *f, int64_t pos, int64_t size)
 {
+    Run *r;
+
     if (f->nb_runs && f->runs[f->nb_runs - 1].pos + f->runs[f->nb_runs - 1].size == pos) {
         f->runs[f->nb_runs - 1].size += size;
         return 0;
     }
-    if (f->nb_runs == f->runs_cap) {
-        int cap = 2 * f->runs_cap + 64;
-        Run *r = av_realloc_array(f->runs, cap, sizeof(*r));
-        if (!r)
-            return AVERROR(ENOMEM);
-        f->runs     = r;
-        f->runs_cap = cap;
-    }
+    if (!(r = av_fast_realloc(f->runs, &f->runs_size, (f->nb_runs + 1) * sizeof(*r))))
+        return AVERROR(ENOMEM);
+    f->runs = r;
     f->runs[f->nb_runs++] = (Run){ pos, size };
     return 0;
 }
@@ -469,17 +456,14 @@ static int parse_file(Final *f)
         return f->in->error;
     if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
         return ret;
-    if (ret == AVERROR_INVALIDDATA) {
-        int64_t pos = avio_tell(f->in) - hdr, payload, mdat_size;
-        /* cut short in the middle of a fragment's media: its whole samples are kept */
-        if (moof >= 0 && cut_mdat(f->in, pos, f->file_size, &payload, &mdat_size)) {
-            Frag fr = { moof, payload, f->file_size, 1 };
-            if (avio_seek(f->in, moof + moof_hdr, SEEK_SET) != moof + moof_hdr)
-                return f->in->error ? f->in->error : unsupported(f, "a moof out of reach");
-            if ((ret = parse_moof(f, &fr, moof_end)) < 0)
-                return ret == AVERROR_INVALIDDATA ? unsupported(f, "a damaged fragment") : ret;
-            av_log(f->s, AV_LOG_WARNING, "'%s' ends early: keeping its whole samples\n", f->ic->url);
-        }
+    /* cut short in the middle of a fragment's media: its whole samples are kept */
+    if (ret == AVERROR_INVALIDDATA && moof >= 0 && cut_mdat(type, size, hdr)) {
+        Frag fr = { moof, avio_tell(f->in), f->file_size, 1 };
+        if (avio_seek(f->in, moof + moof_hdr, SEEK_SET) != moof + moof_hdr)
+            return f->in->error ? f->in->error : unsupported(f, "a moof out of reach");
+        if ((ret = parse_moof(f, &fr, moof_end)) < 0)
+            return ret == AVERROR_INVALIDDATA ? unsupported(f, "a damaged fragment") : ret;
+        av_log(f->s, AV_LOG_WARNING, "'%s' ends early: keeping its whole samples\n", f->ic->url);
     }
     return moov ? 0 : unsupported(f, "no moov");
 }
@@ -652,17 +636,11 @@ int ff_liverec_mp4_check(AVFormatContext *s, const char *url, int64_t *keep, int
     }
     if (ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
         goto done;                                  /* a read error */
-    if (ret == AVERROR_INVALIDDATA && moof >= 0) {
-        int64_t pos = avio_tell(pb) - hdr, payload, mdat_size;
-        /* a fragment whose media a crash cut short: the mov demuxer keeps its whole samples;
-         * a count past the bytes that are there is no count of this file */
-        if (cut_mdat(pb, pos, end, &payload, &mdat_size) && samples <= end - payload + 4096)
-            *keep = end;
-        if (pb->error) {
-            ret = pb->error;
-            goto done;
-        }
-    }
+    /* a fragment whose media a crash cut short: the mov demuxer keeps its whole samples; a count
+     * past the bytes that are there is no count of this file */
+    if (ret == AVERROR_INVALIDDATA && moof >= 0 && cut_mdat(type, size, hdr) &&
+        samples <= end - avio_tell(pb) + 4096)
+        *keep = end;
     ret = moov ? 0 : AVERROR_INVALIDDATA;
     goto done;
 damaged:
