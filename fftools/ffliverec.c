@@ -74,7 +74,7 @@ typedef struct LiveRecOptions {
     int64_t stats_period;
 } LiveRecOptions;
 
-static LiveRecOptions opts = { .rw_timeout = 3000000, .read_coalesce = 100000,
+static LiveRecOptions opts = { .rw_timeout = 3000000, .read_coalesce = 250000,
                                .hook_hold = 2000000, .stats_period = 10000000 };
 
 /* set by SIGINT/SIGTERM: sessions end cleanly (files finalized) */
@@ -144,7 +144,7 @@ static const OptionDef options[] = {
     { "rw_timeout", OPT_TYPE_TIME, OPT_EXPERT, { &opts.rw_timeout },
       "time without data after which a push counts as interrupted (default 3 s)", "duration" },
     { "read_coalesce", OPT_TYPE_TIME, OPT_EXPERT, { &opts.read_coalesce },
-      "how much of an RTMP pull's data to let gather before each read (default 0.1 s, "
+      "how much of an RTMP pull's data to let gather before each read (default 0.25 s, "
       "0: read at once)", "duration" },
     { "hook_hold", OPT_TYPE_TIME, OPT_EXPERT, { &opts.hook_hold },
       "how long -serve may hold an nginx-rtmp publish hook's answer until the recording has "
