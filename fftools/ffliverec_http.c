@@ -39,6 +39,7 @@
 #include "libavutil/avstring.h"
 #include "libavutil/bprint.h"
 #include "libavutil/error.h"
+#include "libavutil/thread.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
 #include "libavutil/time.h"
@@ -209,6 +210,7 @@ static void *releaser_main(void *arg)
 {
     LiveRecHttp *h = arg;
 
+    ff_thread_setname("lr-hook-hold");
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
         if (!h->nb_held) {

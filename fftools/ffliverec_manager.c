@@ -129,6 +129,8 @@ static void *session_main(void *arg)
     Session *s = arg;
     LiveRecState *st = NULL;
 
+    /* named for top -H and perf; otherwise it bears the name of the listener thread that made it */
+    ff_thread_setname("lr-session");
     ff_liverec_log_set_prefix(s->prefix);
     if (ff_liverec_state_connect(&st, s->state_dir) >= 0) {
         s->so.state = st;

@@ -26,6 +26,7 @@
  * Between items that are not due yet it sleeps up to a second, or until kicked.
  */
 
+#include <stdio.h>
 #include <time.h>
 
 #include "libavutil/error.h"
@@ -79,7 +80,10 @@ static void *worker_main(void *arg)
 {
     WorkerThread *t = arg;
     LiveRecWorker *w = t->w;
+    char name[16];
 
+    snprintf(name, sizeof(name), "lr-%s", w->ops->name);
+    ff_thread_setname(name);
     while (!ff_liverec_worker_stopping(w)) {
         follow_config(w, t);
         if (w->ops->step(w, t->priv, t->state) > 0)
