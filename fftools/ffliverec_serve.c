@@ -50,19 +50,17 @@
 
 static volatile int stop_requested;
 
-#define HEAP_TRIM_PERIOD 60000000   ///< usec between two returns of free heap memory to the system
+#define HEAP_TRIM_PERIOD    60000000    ///< usec between two returns of free heap memory to the system
+#define HEAP_MMAP_THRESHOLD (512 << 10) ///< blocks from this size up are mapped on their own
+#define HEAP_TRIM_THRESHOLD (1 << 20)   ///< free memory an arena's top keeps before giving it back
 
 /*
  * glibc's allocator gives each thread that meets a locked arena a new one, up to 8 per core, and
  * an arena keeps what was freed in it. Sessions mostly wait on their sockets but cut their files
  * at the same moments, so with 50 sessions the service held some 140 MiB more with the default
  * than with 2 arenas on 2 cores (tests/soak/run, 60 s cuts), for no gain in speed: one arena
- * per core. Must be called before any thread starts.
- */
-#define HEAP_MMAP_THRESHOLD (512 << 10) ///< blocks from this size up are mapped on their own
-#define HEAP_TRIM_THRESHOLD (1 << 20)   ///< free memory an arena's top keeps before giving it back
-
-/*
+ * per core.
+ *
  * glibc also raises its mmap threshold to the size of every large block freed (up to 32 MiB):
  * once a session's probe has freed its decoded frames, the frames of later probes and the MP4
  * fragment buffers all stay in the heap, and what they leave free is kept between trims. Fixed
@@ -71,6 +69,9 @@ static volatile int stop_requested;
  * 3.8-4.0 -> 3.6 MiB per stream, the same CPU ratio to nginx). Fixing the mmap threshold would
  * also fix the trim threshold at 128 KiB, a return to the kernel for every 128 KiB freed at the
  * top: it is set too.
+ *
+ * The user's own settings (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_)
+ * stand. Must be called before any thread starts.
  */
 static void heap_setup(void)
 {
