@@ -39,9 +39,9 @@
 #include "libavutil/avstring.h"
 #include "libavutil/bprint.h"
 #include "libavutil/error.h"
-#include "libavutil/thread.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
+#include "libavutil/thread.h"
 #include "libavutil/time.h"
 
 #include "ffliverec_serve.h"
