@@ -66,6 +66,7 @@ typedef struct LiveRecOptions {
     int   flush;
     int64_t rw_timeout;
     int64_t read_coalesce;
+    int   probe_decode;
     int64_t hook_hold;
     int   serve;
     int   status;
@@ -146,6 +147,9 @@ static const OptionDef options[] = {
     { "read_coalesce", OPT_TYPE_TIME, OPT_EXPERT, { &opts.read_coalesce },
       "how much of an RTMP pull's data to let gather before each read (default 0.25 s, "
       "0: read at once)", "duration" },
+    { "probe_decode", OPT_TYPE_BOOL, OPT_EXPERT, { &opts.probe_decode },
+      "learn what an RTMP (FLV) input's streams are by decoding their first frames, as ffmpeg "
+      "does, instead of from their headers" },
     { "hook_hold", OPT_TYPE_TIME, OPT_EXPERT, { &opts.hook_hold },
       "how long -serve may hold an nginx-rtmp publish hook's answer until the recording has "
       "subscribed, so that it starts at the push's first frame (default 2 s, 0: answer at once)",
@@ -438,6 +442,7 @@ static int do_serve(LiveRecConfig *cfg)
         .spool        = opts.spool  ? opts.spool  : "spool",
         .rw_timeout   = opts.rw_timeout,
         .read_coalesce = opts.read_coalesce,
+        .probe_decode = opts.probe_decode,
         .hook_hold    = opts.hook_hold,
         .stats_period = opts.stats_period,
     };
@@ -475,6 +480,7 @@ static int do_record(const LiveRecConfig *cfg)
         .spool      = opts.spool  ? opts.spool  : "spool",
         .rw_timeout = opts.rw_timeout,
         .read_coalesce = opts.read_coalesce,
+        .probe_decode = opts.probe_decode,
         .stop       = &received_signal,
     };
     Workers w = { 0 };

@@ -478,6 +478,7 @@ typedef struct LiveRecSessionOptions {
     const char *spool;                  ///< folder the recordings are written into
     int64_t rw_timeout;                 ///< microseconds without data that end a push
     int64_t read_coalesce;              ///< microseconds of an RTMP pull's data to gather per read
+    int probe_decode;                   ///< learn an FLV input's streams by decoding (upstream's way)
     int64_t start_timeout;              ///< microseconds to keep trying the first open, 0: once
     volatile int *stop;                 ///< set (by a signal) to end the session cleanly
     atomic_int *cancel;                 ///< this session's own stop flag (NULL: none)
@@ -508,6 +509,30 @@ int ff_liverec_session_plan(const LiveRecConfig *cfg, const char *domain, const 
  * session ends. Stopping it (opts->cancel) leaves what is not finished yet as it is.
  */
 int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions *opts);
+
+/* ffliverec_probe.c */
+
+struct AVFormatContext;
+struct AVPacket;
+typedef struct LiveRecProbe LiveRecProbe;
+
+/**
+ * Learn what the streams of a just opened live FLV input (an RTMP play) are, as
+ * avformat_find_stream_info() does, from the demuxer's sequence headers and the video parser
+ * instead of decoding the first frames; what cannot be learnt so is left to
+ * avformat_find_stream_info(). The packets read meanwhile are kept in *probe, to be read
+ * first with ff_liverec_probe_read(). Returns >= 0 or a negative AVERROR (then *probe is NULL).
+ */
+int ff_liverec_probe_streams(struct AVFormatContext *ic, LiveRecProbe **probe);
+
+/**
+ * av_read_frame() that hands out the packets a probe kept first; the probe is freed (*probe set
+ * to NULL) once they are all out. *probe may be NULL.
+ */
+int ff_liverec_probe_read(struct AVFormatContext *ic, LiveRecProbe **probe,
+                          struct AVPacket *pkt);
+
+void ff_liverec_probe_free(LiveRecProbe **probe);
 
 /* ffliverec_finished.c */
 

@@ -217,6 +217,7 @@ static int spawn_session(LiveRecManager *m, Stream *st, int leftovers)
         .spool         = m->opts.spool,
         .rw_timeout    = m->opts.rw_timeout,
         .read_coalesce = m->opts.read_coalesce,
+        .probe_decode  = m->opts.probe_decode,
         .start_timeout = START_TIMEOUT,
         .stop          = m->opts.stop,
         .cancel        = &s->cancel,

@@ -144,6 +144,7 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
         .state_dir    = o->state_dir,
         .rw_timeout   = o->rw_timeout,
         .read_coalesce = o->read_coalesce,
+        .probe_decode  = o->probe_decode,
         .hook_hold    = o->hook_hold,
         .stats_period = o->stats_period,
         .stop         = &stop_requested,

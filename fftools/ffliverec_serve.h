@@ -36,6 +36,7 @@ typedef struct LiveRecManagerOptions {
     const char *state_dir;
     int64_t rw_timeout;                 ///< microseconds
     int64_t read_coalesce;              ///< microseconds
+    int probe_decode;                   ///< see LiveRecSessionOptions
     int64_t hook_hold;                  ///< microseconds a publish hook may be held, 0: none
     int64_t stats_period;               ///< microseconds between status lines, 0: none
     volatile int *stop;                 ///< set by SIGINT/SIGTERM
@@ -263,6 +264,7 @@ typedef struct LiveRecServeOptions {
     const char *state_dir;              ///< set up (ff_liverec_state_open()) by the caller
     int64_t rw_timeout;                 ///< microseconds
     int64_t read_coalesce;              ///< microseconds
+    int probe_decode;                   ///< see LiveRecSessionOptions
     int64_t hook_hold;                  ///< microseconds a publish hook may be held, 0: none
     int64_t stats_period;               ///< microseconds
 } LiveRecServeOptions;

@@ -80,6 +80,7 @@ struct LiveRecSession {
     LiveRecSessionOptions opts;
     char *input_url;
     AVFormatContext *ic;
+    LiveRecProbe *probe;            ///< the packets read while learning ic's streams
     /** libavformat's own opener of the input, called by subscribed_io_open() */
     int (*io_open)(AVFormatContext *ic, AVIOContext **pb, const char *url, int flags,
                    AVDictionary **options);
@@ -456,6 +457,7 @@ static int subscribed_io_open(AVFormatContext *ic, AVIOContext **pb, const char 
 
 static void close_input(LiveRecSession *s)
 {
+    ff_liverec_probe_free(&s->probe);
     avformat_close_input(&s->ic);
     if (s->opts.pull)
         atomic_store(&s->opts.pull->subscribed, 0);
@@ -488,7 +490,11 @@ static int open_input(LiveRecSession *s)
     }
     ret = avformat_open_input(&s->ic, s->input_url, NULL, &opts);
     av_dict_free(&opts);
-    if (ret >= 0)
+    /* a live FLV input (RTMP) says what its streams are in its headers: see -probe_decode */
+    if (ret >= 0 && !s->opts.probe_decode && (s->ic->ctx_flags & AVFMTCTX_NOHEADER) &&
+        av_match_name(s->ic->iformat->name, "flv,live_flv"))
+        ret = ff_liverec_probe_streams(s->ic, &s->probe);
+    else if (ret >= 0)
         ret = avformat_find_stream_info(s->ic, NULL);
     /* an origin may replay what it kept of a publisher that has left (Node-Media-Server, for
      * 30 s) without its parameters: that is no push */
@@ -828,7 +834,7 @@ static int record_push(LiveRecSession *s)
     s->last_packet = av_gettime_relative();
     while (!stopping(s)) {
         int64_t now = av_gettime() / 1000000;
-        ret = av_read_frame(s->ic, pkt);
+        ret = ff_liverec_probe_read(s->ic, &s->probe, pkt);
         if (ret < 0)
             break;
         s->last_packet = av_gettime_relative();
