@@ -93,18 +93,45 @@ static int hls_times(const char *path, LiveRecFile *f)
 /* what a damaged header (a file a crash cut) may say at most: a century */
 #define MAX_MEDIA_TIME (100LL * 366 * 86400 * AV_TIME_BASE)
 
+/* the earliest timestamp of the first packets of every stream (a few), INT64_MAX if none */
+static int64_t first_packets_time(AVFormatContext *ic)
+{
+    AVPacket *pkt = av_packet_alloc();
+    int64_t first = INT64_MAX;
+    uint64_t seen = 0, all;
+
+    if (!pkt)
+        return first;
+    all = ic->nb_streams >= 64 ? UINT64_MAX : (UINT64_C(1) << ic->nb_streams) - 1;
+    /* (an input whose streams come with its packets has none yet: at least one is read) */
+    for (int n = 0; n < 64 && (!n || seen != all) && av_read_frame(ic, pkt) >= 0; n++) {
+        const AVStream *st = ic->streams[pkt->stream_index];
+        int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+        all = ic->nb_streams >= 64 ? UINT64_MAX : (UINT64_C(1) << ic->nb_streams) - 1;
+        if (ts != AV_NOPTS_VALUE &&
+            (ts = av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q)) >= -MAX_MEDIA_TIME &&
+            ts <= MAX_MEDIA_TIME) {
+            first = FFMIN(first, ts);
+            if (pkt->stream_index < 64)
+                seen |= UINT64_C(1) << pkt->stream_index;
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    return first;
+}
+
 /*
  * The first timestamp and the duration of a finished file (microseconds) from what its header
  * says, without avformat_find_stream_info(), which opens a decoder per stream and decodes frames
  * (about 120 million instructions for an MP4 with H.264 and AAC). An MP4 gives both in its moov,
- * an HLS playlist its duration and its first packets the start. Returns 0 when the header does
- * not say (then find_stream_info() estimates it, as for a bare ADTS file).
+ * an HLS playlist its duration and its first packets the start, an FLV file its duration in the
+ * metadata that comes with its first packet. Returns 0 when the header does not say (then
+ * find_stream_info() estimates it, as for a bare ADTS file), -1 when packets were read first.
  */
 static int header_times(AVFormatContext *ic, int64_t *start, int64_t *duration)
 {
-    AVPacket *pkt;
     int64_t first = INT64_MAX, end = INT64_MIN;
-    uint64_t seen = 0, all;
 
     for (unsigned i = 0; i < ic->nb_streams; i++) {
         const AVStream *st = ic->streams[i];
@@ -124,24 +151,15 @@ static int header_times(AVFormatContext *ic, int64_t *start, int64_t *duration)
         *duration = end - first;
         return 1;
     }
-    if (ic->duration == AV_NOPTS_VALUE || ic->duration <= 0 || ic->duration > MAX_MEDIA_TIME ||
-        !(pkt = av_packet_alloc()))
-        return 0;
-    /* the earliest of the first packets of every stream (a few, in the first segment) */
-    all = ic->nb_streams >= 64 ? UINT64_MAX : (UINT64_C(1) << ic->nb_streams) - 1;
-    for (int n = 0; n < 64 && seen != all && av_read_frame(ic, pkt) >= 0; n++) {
-        const AVStream *st = ic->streams[pkt->stream_index];
-        int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-        if (ts != AV_NOPTS_VALUE &&
-            (ts = av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q)) >= -MAX_MEDIA_TIME &&
-            ts <= MAX_MEDIA_TIME) {
-            first = FFMIN(first, ts);
-            if (pkt->stream_index < 64)
-                seen |= UINT64_C(1) << pkt->stream_index;
-        }
-        av_packet_unref(pkt);
+    if (ic->ctx_flags & AVFMTCTX_NOHEADER) {
+        first = first_packets_time(ic);
+        if (ic->duration == AV_NOPTS_VALUE || ic->duration <= 0 || ic->duration > MAX_MEDIA_TIME)
+            return -1;
+    } else {
+        if (ic->duration == AV_NOPTS_VALUE || ic->duration <= 0 || ic->duration > MAX_MEDIA_TIME)
+            return 0;
+        first = first_packets_time(ic);
     }
-    av_packet_free(&pkt);
     *start    = first == INT64_MAX ? 0 : first;
     *duration = ic->duration;
     return 1;
@@ -160,7 +178,14 @@ static void probe_times(const char *path, const struct stat *st, LiveRecFile *f)
     f->duration_ms = -1;
     if (avformat_open_input(&ic, path, NULL, NULL) >= 0) {
         int known = header_times(ic, &start, &duration);
-        if (!known && avformat_find_stream_info(ic, NULL) >= 0) {
+        if (known < 0) {
+            /* find_stream_info() takes the start from the packets it reads: from the top (a
+             * failed open leaves ic NULL) */
+            avformat_close_input(&ic);
+            avformat_open_input(&ic, path, NULL, NULL);
+            known = 0;
+        }
+        if (!known && ic && avformat_find_stream_info(ic, NULL) >= 0) {
             duration = ic->duration   != AV_NOPTS_VALUE ? ic->duration   : 0;
             start    = ic->start_time != AV_NOPTS_VALUE ? ic->start_time : 0;
             known    = 1;

@@ -3,12 +3,12 @@
 # headers, the video codec's parser) instead of decoding their first frames
 # (fftools/ffliverec_probe.c; -probe_decode 1 brings back avformat_find_stream_info()), and
 # records exactly what decoding them would have:
-# - an H.264 + AAC push, recorded by two ffliverec at once into HLS and MP4, one with
-#   -probe_decode 1: every stream parameter their MP4 and HLS recordings' containers give is the
-#   same, as are the packet counts, which are the pusher's, and the two MP4 files are the same
-#   byte for byte; only the second called
-#   avformat_find_stream_info() (its debug log says so; the finished MP4 and HLS recordings are
-#   catalogued from their headers, which does not call it either);
+# - an H.264 + AAC push, recorded by two ffliverec at once into HLS, MP4 and FLV, one with
+#   -probe_decode 1: every stream parameter their recordings' containers give is the same, as
+#   are the packet counts, which are the pusher's, and the two MP4 files are the same byte for
+#   byte; only the second called avformat_find_stream_info() (its debug log says so; the
+#   finished files are catalogued from their headers, which does not call it either, with the
+#   times ffprobe gives them, to the millisecond);
 # - a push whose video has no parser (Sorenson H.263, "flv1"): the headers do not give its
 #   size, so ffliverec decodes, says so, and records it whole with its size;
 # - an audio-only push: the probe waits its 5 s for a video stream that does not come, without
@@ -20,7 +20,7 @@ cat > "$LR_DIR/rec.xml" <<X
 <?xml version="1.0"?>
 <LiveRecordConfig>
   <Template TemplateId="1" TemplateName="all">
-    <HlsParam/><Mp4Param/>
+    <FlvParam/><HlsParam/><Mp4Param/>
     <HlsSpecialParam FlowContinueDuration="0"/>
   </Template>
   <Template TemplateId="2" TemplateName="flv">
@@ -80,17 +80,17 @@ wait_rec decode
 grep -q 'avformat_find_stream_info()' "$LR_DIR/decode.log" ||
     lr_fail "-probe_decode 1 did not call avformat_find_stream_info() (or its debug line changed)"
 ! grep -q 'avformat_find_stream_info()\|decoding the first frames' "$LR_DIR/headers.log" ||
-    lr_fail "the H.264 + AAC push was decoded to learn its streams: $(grep -m2 'find_stream_info\|decoding the first' "$LR_DIR/headers.log")"
+    lr_fail "the H.264 + AAC push (or a finished file) was decoded to learn its streams: $(grep -m2 'find_stream_info\|decoding the first' "$LR_DIR/headers.log")"
 pv=$(count "$LR_DIR/pushed-cam.flv" v)
 pa=$(count "$LR_DIR/pushed-cam.flv" a)
 [ "${pv:-0}" -gt 100 ] && [ "${pa:-0}" -gt 200 ] || lr_fail "the pusher's own copy has $pv video and $pa audio packets"
-for f in mp4 hls; do
+for f in mp4 flv hls; do
     case $f in hls) pat='cam_*.m3u8' ;; *) pat="*.$f" ;; esac
     h=$(one "$LR_DIR/headers/spool/example.com/live/cam/$f" "$pat")
     d=$(one "$LR_DIR/decode/spool/example.com/live/cam/$f" "$pat")
     params "$h" > "$LR_DIR/params-headers-$f.txt"
     params "$d" > "$LR_DIR/params-decode-$f.txt"
-    [ $f = hls ] || grep -q '^width=640$' "$LR_DIR/params-headers-$f.txt" || lr_fail "$f: no width 640: $h"
+    [ $f != mp4 ] || grep -q '^width=640$' "$LR_DIR/params-headers-$f.txt" || lr_fail "$f: no width 640: $h"
     diff "$LR_DIR/params-decode-$f.txt" "$LR_DIR/params-headers-$f.txt" > "$LR_DIR/params-$f.diff" ||
         lr_fail "$f: the stream parameters differ from those learnt by decoding: $(cat "$LR_DIR/params-$f.diff")"
     for t in v a; do
@@ -100,6 +100,19 @@ for f in mp4 hls; do
     done
     # the same packets with the same parameters: the same MP4, byte for byte
     [ $f = hls ] || cmp "$h" "$d" > /dev/null || lr_fail "the two MP4 recordings differ: $(cmp "$h" "$d")"
+done
+# the finished files are catalogued without decoding (the check above) and with their times: an
+# FLV file's duration from its metadata, as ffprobe gives it
+for f in mp4 flv; do
+    cat=$(python3 -c 'import sqlite3, sys
+r = sqlite3.connect(sys.argv[1]).execute("select duration_ms, media_start_ms from recordings where format = ?", (sys.argv[2],)).fetchall()
+print(" ".join("%d,%d" % x for x in r))' "$LR_DIR/headers/state/ffliverec.db" $f)
+    probe=$("$LR_FFPROBE" -v error -show_entries format=duration,start_time -of csv=p=0 \
+            "$(one "$LR_DIR/headers/spool/example.com/live/cam/$f" "*.$f")" |
+            awk -F, '{ printf "%d,%d", $2 * 1000 + 0.5, $1 * 1000 + 0.5 }')
+    echo "$cat $probe" | awk '{ split($1, c, ","); split($2, p, ",")
+        exit !(c[1] - p[1] <= 1 && p[1] - c[1] <= 1 && c[2] - p[2] <= 1 && p[2] - c[2] <= 1) }' ||
+        lr_fail "$f: catalogued with duration,start $cat ms, ffprobe says $probe (to the ms)"
 done
 lr_log "H.264 + AAC: same parameters and the pusher's $pv video and $pa audio packets, not decoded"
 
