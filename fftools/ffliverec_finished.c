@@ -98,12 +98,12 @@ static int64_t first_packets_time(AVFormatContext *ic)
 {
     AVPacket *pkt = av_packet_alloc();
     int64_t first = INT64_MAX;
-    uint64_t seen = 0, all;
+    uint64_t seen = 0, all = 0;
 
     if (!pkt)
         return first;
-    all = ic->nb_streams >= 64 ? UINT64_MAX : (UINT64_C(1) << ic->nb_streams) - 1;
-    /* (an input whose streams come with its packets has none yet: at least one is read) */
+    /* all: the streams there are after each packet (an input whose streams come with its packets
+     * has none before the first) */
     for (int n = 0; n < 64 && (!n || seen != all) && av_read_frame(ic, pkt) >= 0; n++) {
         const AVStream *st = ic->streams[pkt->stream_index];
         int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;

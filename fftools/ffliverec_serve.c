@@ -62,11 +62,12 @@ static volatile int stop_requested;
  * per core.
  *
  * glibc also raises its mmap threshold to the size of every large block freed (up to 32 MiB):
- * once a session's probe has freed its decoded frames, the frames of later probes and the MP4
- * fragment buffers all stay in the heap, and what they leave free is kept between trims. Fixed
- * thresholds keep the largest blocks out of the heap (20 pushes, 40 s: 95.2-102.8 MiB resident
- * with the dynamic threshold, 86.5 MiB with 512 KiB; 50 pushes in tests/bench/service: VmHWM
- * 3.8-4.0 -> 3.6 MiB per stream, the same CPU ratio to nginx). Fixing the mmap threshold would
+ * once a probe that decodes (-probe_decode) has freed its decoded frames, every later block of
+ * that size stays in the heap, and what they leave free is kept between trims. Fixed thresholds
+ * keep the largest blocks out of the heap (measured when every probe decoded and every MP4
+ * fragment had a new buffer; 20 pushes, 40 s: 95.2-102.8 MiB resident with the dynamic
+ * threshold, 86.5 MiB with 512 KiB; 50 pushes in tests/bench/service: VmHWM 3.8-4.0 -> 3.6 MiB
+ * per stream, the same CPU ratio to nginx). Fixing the mmap threshold would
  * also fix the trim threshold at 128 KiB, a return to the kernel for every 128 KiB freed at the
  * top: it is set too.
  *
