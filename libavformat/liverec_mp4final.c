@@ -695,10 +695,12 @@ static int open_index_muxer(Final *f, const char *out_url)
     return 0;
 }
 
-/* Copy the runs of media bytes from the working file to out. */
+/* Copy the runs of media bytes from the working file to out, written as they are read when out
+ * is direct: in pieces no larger than its protocol takes in one write (256 KiB for a file). */
 static int copy_media(Final *f, AVIOContext *out)
 {
-    uint8_t *buf = av_malloc(COPY_CHUNK);
+    int chunk = out->max_packet_size > 0 ? FFMIN(out->max_packet_size, COPY_CHUNK) : COPY_CHUNK;
+    uint8_t *buf = av_malloc(chunk);
     int ret = 0;
 
     if (!buf)
@@ -708,7 +710,7 @@ static int copy_media(Final *f, AVIOContext *out)
         if (avio_seek(f->in, pos, SEEK_SET) != pos)
             ret = AVERROR(EIO);
         while (ret >= 0 && left > 0) {
-            int n = avio_read(f->in, buf, FFMIN(left, COPY_CHUNK));
+            int n = avio_read(f->in, buf, FFMIN(left, chunk));
             if (n <= 0) {
                 ret = n < 0 ? n : AVERROR(EIO);
                 break;
@@ -745,6 +747,9 @@ static int write_final(Final *f, const char *out_url)
     avio_write(out, k->head, ftyp);
     avio_write(out, k->tail, k->tail_len);
     avio_write(out, k->head + ftyp, k->head_len - ftyp);
+    /* the media bytes go from copy_media()'s buffer to the file, not through out's buffer */
+    avio_flush(out);
+    out->direct = 1;
     ret = copy_media(f, out);
     avio_flush(out);
     if (ret >= 0)
