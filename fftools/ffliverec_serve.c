@@ -30,63 +30,23 @@
 #include "config.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <time.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #if HAVE_SYS_RESOURCE_H && HAVE_SETRLIMIT
 #include <sys/resource.h>
 #endif
 
-#include "libavutil/cpu.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
 #include "libavutil/macros.h"
 #include "libavutil/time.h"
 #include "libavformat/avformat.h"
 
+#include "ffliverec_heap.h"
 #include "ffliverec_serve.h"
 
 static volatile int stop_requested;
 
-#define HEAP_TRIM_PERIOD    60000000    ///< usec between two returns of free heap memory to the system
-#define HEAP_MMAP_THRESHOLD (512 << 10) ///< blocks from this size up are mapped on their own
-#define HEAP_TRIM_THRESHOLD (1 << 20)   ///< free memory an arena's top keeps before giving it back
-
-/*
- * glibc's allocator gives each thread that meets a locked arena a new one, up to 8 per core, and
- * an arena keeps what was freed in it. Sessions mostly wait on their sockets but cut their files
- * at the same moments, so with 50 sessions the service held some 140 MiB more with the default
- * than with 2 arenas on 2 cores (tests/soak/run, 60 s cuts), for no gain in speed: one arena
- * per core.
- *
- * glibc also raises its mmap threshold to the size of every large block freed (up to 32 MiB):
- * once a probe that decodes (-probe_decode) has freed its decoded frames, every later block of
- * that size stays in the heap, and what they leave free is kept between trims. Fixed thresholds
- * keep the largest blocks out of the heap (measured when every probe decoded and every MP4
- * fragment had a new buffer; 20 pushes, 40 s: 95.2-102.8 MiB resident with the dynamic
- * threshold, 86.5 MiB with 512 KiB; 50 pushes in tests/bench/service: VmHWM 3.8-4.0 -> 3.6 MiB
- * per stream, the same CPU ratio to nginx). Fixing the mmap threshold would
- * also fix the trim threshold at 128 KiB, a return to the kernel for every 128 KiB freed at the
- * top: it is set too.
- *
- * The user's own settings (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_)
- * stand. Must be called before any thread starts.
- */
-static void heap_setup(void)
-{
-#if defined(__GLIBC__) && defined(M_ARENA_MAX)
-    if (!getenv("MALLOC_ARENA_MAX"))    /* the user's choice stands */
-        mallopt(M_ARENA_MAX, FFMAX(av_cpu_count(), 2));
-#endif
-#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
-    if (!getenv("MALLOC_MMAP_THRESHOLD_") && !getenv("MALLOC_TRIM_THRESHOLD_")) {
-        mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD);
-        mallopt(M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD);
-    }
-#endif
-}
+#define HEAP_RELEASE_PERIOD 60000000    ///< usec between two hand-backs of free heap pages
 
 /* open files a session may hold at once: its pull, a file per format and the one it finalizes,
  * the catalog (database, WAL and its index), with room to spare */
@@ -125,16 +85,18 @@ static void files_setup(int max_sessions)
 #endif
 }
 
-/* Hand what the allocator holds free back to the system (it keeps what a burst left otherwise). */
-static void heap_trim(int64_t *last)
+/*
+ * tcmalloc hands free pages back to the system a little at a time as it frees more: once a
+ * minute, what it holds free goes back, so that the cuts' bursts and an idle service's last
+ * sessions are not kept.
+ */
+static void heap_release(int64_t *last)
 {
-#if defined(__GLIBC__)
     int64_t now = av_gettime_relative();
-    if (now - *last < HEAP_TRIM_PERIOD)
+    if (now - *last < HEAP_RELEASE_PERIOD)
         return;
     *last = now;
-    malloc_trim(0);
-#endif
+    ff_liverec_heap_release();
 }
 
 int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
@@ -155,10 +117,15 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
     LiveRecManager *m = NULL;
     LiveRecHttp *http = NULL;
     sigset_t set;
-    int64_t trimmed = av_gettime_relative();
+    int64_t released = av_gettime_relative();
+    const char *allocator;
     int ret = 0, ret2;
 
-    heap_setup();
+    if ((allocator = ff_liverec_heap_allocator()))
+        av_log(NULL, AV_LOG_VERBOSE, "heap: tcmalloc (%s)\n", allocator);
+    else
+        av_log(NULL, AV_LOG_WARNING, "heap: tcmalloc does not serve malloc() (a sanitizer or a "
+               "preloaded allocator took it first): liverec_heap_bytes is left out\n");
     files_setup(cfg->max_sessions);
     atomic_store(&ff_liverec_metrics.start_usec, av_gettime());
     sigemptyset(&set);
@@ -199,7 +166,7 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
         int sig;
 
         ff_liverec_manager_tick(m);
-        heap_trim(&trimmed);
+        heap_release(&released);
         sig = sigtimedwait(&set, &si, &ts);
         if (sig == SIGHUP) {
             ff_liverec_manager_reload(m);

@@ -36,9 +36,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +59,7 @@
 #include "libavutil/time.h"
 #include "libavformat/avio.h"
 
+#include "ffliverec_heap.h"
 #include "ffliverec_serve.h"
 
 /* liverec's own version; the build may pass the repository's (git describe) */
@@ -756,16 +754,16 @@ int ff_liverec_status_metrics(LiveRecManager *m, LiveRecHttpRequest *req, LiveRe
         av_bprintf(&bp, "liverec_publish_holds_total{end=\"%s\"} %"PRId64"\n", hold_names[i],
                    counter(&c->holds[i]));
 
-#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
     {
-        /* what the allocator holds: in use, and free but not yet handed back to the system */
-        struct mallinfo2 mi = mallinfo2();
-        family(&bp, "liverec_heap_bytes", "gauge", "Heap memory of the service (glibc's "
-               "allocator): in use, or free and kept by the allocator.");
-        av_bprintf(&bp, "liverec_heap_bytes{state=\"in_use\"} %zu\n", mi.uordblks + mi.hblkhd);
-        av_bprintf(&bp, "liverec_heap_bytes{state=\"free\"} %zu\n", mi.fordblks);
+        /* what the allocator holds: in use, and kept beside it (left out without tcmalloc) */
+        size_t in_use, kept;
+        if (ff_liverec_heap_stats(&in_use, &kept) >= 0) {
+            family(&bp, "liverec_heap_bytes", "gauge", "Heap memory of the service (tcmalloc): "
+                   "allocated, or free and kept by the allocator.");
+            av_bprintf(&bp, "liverec_heap_bytes{state=\"in_use\"} %zu\n", in_use);
+            av_bprintf(&bp, "liverec_heap_bytes{state=\"free\"} %zu\n", kept);
+        }
     }
-#endif
 
     /* the queues are in the catalog: left out when it cannot be opened (that logs why) */
     if (ff_liverec_state_connect(&st, o->state_dir) >= 0) {
