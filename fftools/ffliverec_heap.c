@@ -35,7 +35,6 @@
 #include <stddef.h>
 
 #include "libavutil/error.h"
-#include "libavutil/mem.h"
 #include "libavutil/thread.h"
 
 #include "ffliverec_heap.h"
@@ -56,27 +55,20 @@ static size_t property(const char *name)
 
 /*
  * tcmalloc is linked, but it allocates only if nothing before it took malloc(): a sanitizer's
- * malloc() comes first, for one.
+ * malloc() comes first, for one. What av_malloc() calls is the posix_memalign() found first in
+ * the process, the one dlsym() finds; tcmalloc's is an alias of its tc_posix_memalign().
  */
 static void check_allocator(void)
 {
     void *m = dlsym(RTLD_DEFAULT, "posix_memalign"), *t = dlsym(RTLD_DEFAULT, "tc_posix_memalign");
     const char *(*tc_version)(int *major, int *minor, const char **patch);
-    size_t before, after;
-    void *p;
 
     tc_version   = (const char *(*)(int *, int *, const char **))dlsym(RTLD_DEFAULT, "tc_version");
     get_property = (int (*)(const char *, size_t *))dlsym(RTLD_DEFAULT,
                                                           "MallocExtension_GetNumericProperty");
     release_free = (void (*)(void))dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory");
-    if (!m || m != t || !tc_version || !get_property || !release_free)
-        return;
-    before = property("generic.current_allocated_bytes");
-    p      = av_malloc(1 << 16);
-    after  = property("generic.current_allocated_bytes");
-    if (p && after >= before + (1 << 16))
+    if (m && m == t && tc_version && get_property && release_free)
         version = tc_version(NULL, NULL, NULL);
-    av_free(p);
 }
 
 const char *ff_liverec_heap_allocator(void)
