@@ -203,16 +203,22 @@ static int task_window_open(const Output *out, int64_t now)
  * once, unlike rules and templates: a stopped or deleted task's files are closed, a new task's
  * opened. Cheap when nothing changed (one atomic load): called for every packet.
  */
-static int follow_tasks(LiveRecSession *s, int64_t now)
+static int follow_tasks(LiveRecSession *s, int64_t *pnow)
 {
     const LiveRecSessionOptions *o = &s->opts;
     const LiveRecConfig *cfg;
     AVBufferRef *ref;
+    int64_t now;
     unsigned gen;
     int ret = 0;
 
     if (!o->tasks || (gen = ff_liverec_config_holder_generation(o->tasks)) == s->tasks_gen)
         return 0;
+    /* the change is judged by the clock read after it was seen, not by the time of the packet
+     * (taken before the read, which may have waited into the second the API stopped the task
+     * in): the API answers once the session has taken it, so its files must be closed by then */
+    *pnow = FFMAX(*pnow, av_gettime() / 1000000);
+    now   = *pnow;
     if (!(ref = ff_liverec_config_holder_get(o->tasks)))
         return AVERROR(ENOMEM);
     cfg = (const LiveRecConfig *)ref->data;
@@ -555,7 +561,7 @@ static void update_outputs(LiveRecSession *s, int64_t now)
     AVRational *tb;
     int collect = 0;
 
-    if (follow_tasks(s, now) < 0)
+    if (follow_tasks(s, &now) < 0)
         av_log(NULL, AV_LOG_ERROR, "out of memory: a change of the tasks is not applied\n");
     if (now == s->outputs_checked)
         return;
@@ -833,10 +839,11 @@ static int record_push(LiveRecSession *s)
     s->reading     = 1;
     s->last_packet = av_gettime_relative();
     while (!stopping(s)) {
-        int64_t now = av_gettime() / 1000000;
+        int64_t now;
         ret = ff_liverec_probe_read(s->ic, &s->probe, pkt);
         if (ret < 0)
             break;
+        now = av_gettime() / 1000000;   /* after the read, which may wait for data */
         s->last_packet = av_gettime_relative();
         s->bytes += pkt->size;
         if (pkt->stream_index < s->ic->nb_streams && pkt->dts != AV_NOPTS_VALUE) {
