@@ -214,9 +214,9 @@ static int follow_tasks(LiveRecSession *s, int64_t *pnow)
 
     if (!o->tasks || (gen = ff_liverec_config_holder_generation(o->tasks)) == s->tasks_gen)
         return 0;
-    /* the change is judged by the clock read after it was seen, not by the time of the packet
-     * (taken before the read, which may have waited into the second the API stopped the task
-     * in): the API answers once the session has taken it, so its files must be closed by then */
+    /* the change is judged by the clock read after it was seen: the API stamps a stop, then
+     * changes the generation, and answers once the session has taken it, so the task's files
+     * must be closed by then; the packet's second may have been read just before the stamp */
     *pnow = FFMAX(*pnow, av_gettime() / 1000000);
     now   = *pnow;
     if (!(ref = ff_liverec_config_holder_get(o->tasks)))
