@@ -490,6 +490,9 @@ static int open_input(LiveRecSession *s)
     if (av_strstart(s->input_url, "rtmp://", NULL)) {
         /* fewer wake-ups per stream: see -read_coalesce in the manual */
         av_dict_set_int(&opts, "rtmp_read_coalesce", s->opts.read_coalesce / 1000, 0);
+        /* one copy less of every byte: the FLV payloads go from the RTMP messages straight into
+         * the packets */
+        av_dict_set_int(&opts, "rtmp_read_direct", 1, 0);
         /* the service is told as soon as the play started, not at the push's first packet */
         if (s->opts.pull)
             av_dict_set_int(&opts, "rtmp_wait_data", 0, 0);
