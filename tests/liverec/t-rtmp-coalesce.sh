@@ -25,13 +25,7 @@ for c in 0 400; do
 done
 sleep 1
 lr_log "push s1: 800 kb/s of video for 6 s, then 16 kb/s for 8 s, and 32 kb/s of audio"
-"$LR_FFMPEG" -hide_banner -nostdin -loglevel warning -re \
-    -f lavfi -i "testsrc2=size=640x360:rate=25:duration=14" \
-    -re -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=14" -map 0:v -map 1:a \
-    -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -g 50 -b:v 800k \
-    -x264-params zones=150,349,b=0.02 -c:a aac -b:a 32k -ac 2 -flags +global_header \
-    -f tee "[f=flv]$LR_RTMP_URL/s1|[f=flv]$LR_DIR/pushed.flv" > "$LR_DIR/push.log" 2>&1 ||
-    lr_fail "the push failed (see push.log)"
+lr_push_kept s1 14 "" -g 50 -b:v 800k -x264-params zones=150,349,b=0.02 -c:a aac -b:a 32k
 for c in 0 400; do
     eval "pid=\$pid_$c"
     lr_wait_pid "$pid" 15 || lr_fail "the puller with rtmp_read_coalesce $c did not end after the push (status $?)"

@@ -21,13 +21,7 @@ for c in "0 0" "1 0" "1 250"; do
 done
 sleep 1
 lr_log "push s1: 360p with a still noise pattern at qp 24 (keyframes of ~80 KB, 2.6 Mb/s) and 128 kb/s of audio for 6 s"
-"$LR_FFMPEG" -hide_banner -nostdin -loglevel warning -re \
-    -f lavfi -i "testsrc2=size=640x360:rate=25:duration=6,noise=alls=20:allf=u" \
-    -re -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=6" -map 0:v -map 1:a \
-    -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -g 25 -qp 24 \
-    -c:a aac -b:a 128k -ac 2 -flags +global_header \
-    -f tee "[f=flv]$LR_RTMP_URL/s1|[f=flv]$LR_DIR/pushed.flv" > "$LR_DIR/push.log" 2>&1 ||
-    lr_fail "the push failed (see push.log)"
+lr_push_kept s1 6 noise=alls=20:allf=u -g 25 -qp 24 -c:a aac -b:a 128k
 for c in 0_0 1_0 1_250; do
     eval "pid=\$pid_$c"
     lr_wait_pid "$pid" 15 || lr_fail "the puller $c did not end after the push (status $?)"
