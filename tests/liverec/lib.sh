@@ -181,15 +181,15 @@ lr_push_cmd() { # NAME SECONDS LOG
 
 # Push NAME for SECONDS in the foreground, and keep what was pushed in $LR_DIR/pushed.flv (a test
 # that compares the pulls with it). VIDEO is the lavfi source's filters after testsrc2 (its size,
-# rate and duration are set here), the rest are options for the encoders; fails the test if the
-# push fails. lr_push_kept NAME SECONDS VIDEO [ENCODER OPTIONS...]
+# rate and duration are set here), the rest are options for the encoders (H.264 and AAC); fails
+# the test if the push fails. lr_push_kept NAME SECONDS VIDEO [ENCODER OPTIONS...]
 lr_push_kept() {
     _kn=$1 _ks=$2 _kv=$3
     shift 3
     "$LR_FFMPEG" -hide_banner -nostdin -loglevel warning -re \
         -f lavfi -i "testsrc2=size=640x360:rate=25:duration=$_ks${_kv:+,$_kv}" \
         -re -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=$_ks" -map 0:v -map 1:a \
-        -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p "$@" -ac 2 \
+        -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -c:a aac -ac 2 "$@" \
         -flags +global_header \
         -f tee "[f=flv]$LR_RTMP_URL/$_kn|[f=flv]$LR_DIR/pushed.flv" > "$LR_DIR/push.log" 2>&1 ||
         lr_fail "the push failed (see push.log)"

@@ -25,7 +25,7 @@ for c in 0 400; do
 done
 sleep 1
 lr_log "push s1: 800 kb/s of video for 6 s, then 16 kb/s for 8 s, and 32 kb/s of audio"
-lr_push_kept s1 14 "" -g 50 -b:v 800k -x264-params zones=150,349,b=0.02 -c:a aac -b:a 32k
+lr_push_kept s1 14 "" -g 50 -b:v 800k -x264-params zones=150,349,b=0.02 -b:a 32k
 for c in 0 400; do
     eval "pid=\$pid_$c"
     lr_wait_pid "$pid" 15 || lr_fail "the puller with rtmp_read_coalesce $c did not end after the push (status $?)"

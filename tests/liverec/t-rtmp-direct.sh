@@ -21,7 +21,7 @@ for c in "0 0" "1 0" "1 250"; do
 done
 sleep 1
 lr_log "push s1: 360p with a still noise pattern at qp 24 (keyframes of ~80 KB, 2.6 Mb/s) and 128 kb/s of audio for 6 s"
-lr_push_kept s1 6 noise=alls=20:allf=u -g 25 -qp 24 -c:a aac -b:a 128k
+lr_push_kept s1 6 noise=alls=20:allf=u -g 25 -qp 24 -b:a 128k
 for c in 0_0 1_0 1_250; do
     eval "pid=\$pid_$c"
     lr_wait_pid "$pid" 15 || lr_fail "the puller $c did not end after the push (status $?)"

@@ -22,7 +22,7 @@ enc aud.mp4 aud=1:bframes=0
 enc aud-headers.flv aud=1:repeat-headers=1
 enc plain.flv bframes=0
 
-# offsets of the NAL units of an Annex B file: "TYPE" per line, in order
+# the types of the NAL units of an Annex B file, one per line, in order
 nal_types() {
     python3 - "$1" <<'PY'
 import sys
