@@ -142,7 +142,7 @@ static int streams_described(const AVFormatContext *ic)
 
 /* Open a working file for reading; the moov of a fragmented MP4 usually describes the streams
  * fully, so probing (decoding) is left for FLV and ADTS and for an MP4 that needs it. */
-static int open_working(AVFormatContext *s, const char *url, AVFormatContext **pic)
+static int open_working(AVFormatContext *s, const char *url, int flags, AVFormatContext **pic)
 {
     LiveRecSegContext *c = s->priv_data;
     AVFormatContext *ic = avformat_alloc_context();
@@ -152,7 +152,7 @@ static int open_working(AVFormatContext *s, const char *url, AVFormatContext **p
         return AVERROR(ENOMEM);
     ic->interrupt_callback = s->interrupt_callback;
     /* a crash cuts the last packet of a working file short: it is left out, not finalized */
-    ic->flags |= AVFMT_FLAG_DISCARD_CORRUPT;
+    ic->flags |= AVFMT_FLAG_DISCARD_CORRUPT | flags;
     if ((ret = avformat_open_input(&ic, url, av_find_input_format(c->kind->format), NULL)) < 0 ||
         ((c->kind->need_probe || !streams_described(ic)) &&
          (ret = avformat_find_stream_info(ic, NULL)) < 0)) {
@@ -255,11 +255,18 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
 
     if (!pkt)
         return AVERROR(ENOMEM);
-    if ((c->kind == &kind_mp4 && (ret = check_working(s, in_url)) < 0) ||
-        (ret = open_working(s, in_url, &r.ic)) < 0)
+    if (c->kind == &kind_mp4 && (ret = check_working(s, in_url)) < 0)
         goto end;
-    if (c->kind == &kind_mp4 && out_url &&
-        (ret = ff_liverec_mp4_finalize(s, r.ic, out_url, duration)) != AVERROR_PATCHWELCOME)
+    if (c->kind == &kind_mp4 && out_url) {
+        /* the finalizer reads the fragments itself and takes only the streams from the demuxer:
+         * with AVFMT_FLAG_IGNIDX, the mov demuxer stops after the first fragment instead of
+         * reading every fragment into its index (2 % of the service's instructions) */
+        if ((ret = open_working(s, in_url, AVFMT_FLAG_IGNIDX, &r.ic)) < 0 ||
+            (ret = ff_liverec_mp4_finalize(s, r.ic, out_url, duration)) != AVERROR_PATCHWELCOME)
+            goto end;
+        avformat_close_input(&r.ic);        /* the remux reads it from the top, as it was */
+    }
+    if ((ret = open_working(s, in_url, 0, &r.ic)) < 0)
         goto end;
     if (!(r.held = av_calloc(r.ic->nb_streams, sizeof(*r.held))) ||
         !(r.last_duration = av_calloc(r.ic->nb_streams, sizeof(*r.last_duration)))) {
