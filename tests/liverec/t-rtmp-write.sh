@@ -3,10 +3,10 @@
 # extended timestamps after them are the bytes they were, and the publisher makes one send() per
 # message instead of one per header and per chunk.
 # The input (4 s, 360p with a still noise pattern at qp 24: keyframes of ~80 KB) is published:
-#   - to ffmpeg's own RTMP server (-listen 1), which asks for chunks of 128 bytes, with every
-#     timestamp from 2 s on moved 17,000 s later (past 0xFFFFFF ms, so the message after the
-#     jump, a keyframe of ~600 chunks, has the extended timestamp after each chunk's header), as
-#     fast as it goes, under strace;
+#   - to ffmpeg's own RTMP server (-listen 1), which asks for chunks of 128 bytes, with the
+#     timestamps from about 2 s on moved 17,000 s later (past 0xFFFFFF ms: the first video and
+#     audio messages after the jump, the video one of some KB, have the extended timestamp after
+#     each chunk's header), as fast as it goes, under strace;
 #   - through nginx-rtmp (chunk_size 4096) with -re, pulled by a player started before.
 # Each receiver hashes its packets (framemd5): ffmpeg's server has the file's packets, bytes and
 # times; nginx's player has the packets' bytes.
@@ -34,9 +34,13 @@ packets() { grep -v '^#' "$1"; }
 np=$(packets "$LR_DIR/in.md5" | wc -l)
 big=$(packets "$LR_DIR/in.md5" | awk -F, '$1 + 0 == 0 && $5 + 0 > m { m = $5 + 0 } END { print m + 0 }')
 late=$(packets "$LR_DIR/jump.md5" | awk -F, '$1 + 0 == 0 && $2 + 0 >= 17000000 { n++ } END { print n + 0 }')
-lr_log "input: $np packets, the largest $big bytes; $late video packets of jump.flv past 17,000 s"
+# the size of the first video packet after the jump (framemd5 times are in ms here)
+first=$(packets "$LR_DIR/jump.md5" | awk -F, '$1 + 0 == 0 && $2 + 0 >= 17000000 { print $5 + 0; exit }')
+lr_log "input: $np packets, the largest $big bytes; $late video packets of jump.flv past 17,000 s, the first of ${first:-0} bytes"
 [ "$big" -gt 16384 ] || lr_fail "no video packet of the input spans several chunks ($big bytes)"
 [ "$late" -gt 0 ] || lr_fail "the timestamps of jump.flv did not move (see jump.md5)"
+[ "${first:-0}" -gt 1024 ] ||
+    lr_fail "the first video packet after the jump spans too few chunks (${first:-0} bytes)"
 
 # the same packets in the same order, bytes and times (the FLV demuxer reads both the same way)
 same_packets() { # EXPECTED GOT WHAT
