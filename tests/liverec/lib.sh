@@ -117,6 +117,18 @@ sys.exit(1)
 EOF
 }
 
+# Wait until something listens on 127.0.0.1:$1 (up to $2 seconds, default 10) without connecting
+# to it, for a server that takes one client only (ffmpeg -listen 1): reads /proc/net/tcp.
+lr_wait_listen() {
+    _wl=$(printf ':%04X' "$1")
+    _wi=0
+    until awk -v p="$_wl" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp; do
+        [ $_wi -lt $((${2:-10} * 10)) ] || return 1
+        sleep 0.1
+        _wi=$((_wi + 1))
+    done
+}
+
 # Start the RTMP origin: nginx with its own prefix, config, pid file and logs in $LR_DIR/nginx.
 # Application "live" (live on, no recording). Sets LR_RTMP_PORT and LR_RTMP_URL.
 # With LR_NGINX_HOOK set (a URL), on_publish and on_publish_done post there; with LR_NGINX_STAT=1
@@ -345,6 +357,18 @@ lr_duration() { # FILE -> container duration in seconds
 lr_streams() { # FILE -> "video:h264 audio:aac" style list
     "$LR_FFPROBE" -v error -show_entries stream=codec_type,codec_name -of csv=p=0 "$1" |
         awk -F, '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $2, $1 } END { print "" }'
+}
+# framemd5 helpers (lines: stream, dts, pts, duration, size, hash)
+lr_md5_packets() { grep -v '^#' "$1"; } # FILE -> its packet lines
+lr_md5_biggest() { # FILE -> the size of its largest packet of stream 0
+    lr_md5_packets "$1" | awk -F, '$1 + 0 == 0 && $5 + 0 > m { m = $5 + 0 } END { print m + 0 }'
+}
+# SENT GOT -> how many packets of GOT have bytes (size and hash) no packet of SENT has; not the
+# stream index, which a reader numbers in the order the streams come to it
+lr_md5_foreign() {
+    lr_md5_packets "$1" | awk -F, '{ print $5, $NF }' | sort > "$LR_DIR/md5-sent.keys"
+    lr_md5_packets "$2" | awk -F, '{ print $5, $NF }' | sort > "$LR_DIR/md5-got.keys"
+    comm -13 "$LR_DIR/md5-sent.keys" "$LR_DIR/md5-got.keys" | wc -l
 }
 # within A B PERCENT: true when A is within PERCENT % of B
 lr_within() {

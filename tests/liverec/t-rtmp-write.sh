@@ -30,12 +30,11 @@ hash_file() { # IN OUT
 }
 hash_file "$LR_DIR/in.flv" "$LR_DIR/in.md5"
 hash_file "$LR_DIR/jump.flv" "$LR_DIR/jump.md5"
-packets() { grep -v '^#' "$1"; }
-np=$(packets "$LR_DIR/in.md5" | wc -l)
-big=$(packets "$LR_DIR/in.md5" | awk -F, '$1 + 0 == 0 && $5 + 0 > m { m = $5 + 0 } END { print m + 0 }')
-late=$(packets "$LR_DIR/jump.md5" | awk -F, '$1 + 0 == 0 && $2 + 0 >= 17000000 { n++ } END { print n + 0 }')
+np=$(lr_md5_packets "$LR_DIR/in.md5" | wc -l)
+big=$(lr_md5_biggest "$LR_DIR/in.md5")
+late=$(lr_md5_packets "$LR_DIR/jump.md5" | awk -F, '$1 + 0 == 0 && $2 + 0 >= 17000000 { n++ } END { print n + 0 }')
 # the size of the first video packet after the jump (framemd5 times are in ms here)
-first=$(packets "$LR_DIR/jump.md5" | awk -F, '$1 + 0 == 0 && $2 + 0 >= 17000000 { print $5 + 0; exit }')
+first=$(lr_md5_packets "$LR_DIR/jump.md5" | awk -F, '$1 + 0 == 0 && $2 + 0 >= 17000000 { print $5 + 0; exit }')
 lr_log "input: $np packets, the largest $big bytes; $late video packets of jump.flv past 17,000 s, the first of ${first:-0} bytes"
 [ "$big" -gt 16384 ] || lr_fail "no video packet of the input spans several chunks ($big bytes)"
 [ "$late" -gt 0 ] || lr_fail "the timestamps of jump.flv did not move (see jump.md5)"
@@ -44,8 +43,8 @@ lr_log "input: $np packets, the largest $big bytes; $late video packets of jump.
 
 # the same packets in the same order, bytes and times (the FLV demuxer reads both the same way)
 same_packets() { # EXPECTED GOT WHAT
-    packets "$1" > "$LR_DIR/want"
-    packets "$2" > "$LR_DIR/got"
+    lr_md5_packets "$1" > "$LR_DIR/want"
+    lr_md5_packets "$2" > "$LR_DIR/got"
     cmp -s "$LR_DIR/want" "$LR_DIR/got" ||
         lr_fail "$3: $(wc -l < "$LR_DIR/got") packets, not the $(wc -l < "$LR_DIR/want") of the input, or not the same: $(diff "$LR_DIR/want" "$LR_DIR/got" | head -n 4 | tr '\n' ' ')"
 }
@@ -56,16 +55,10 @@ port=$(lr_free_port)
     > "$LR_DIR/server.log" 2>&1 &
 server=$!
 lr_track $server
-# (a probe connection would be the one client the server takes: /proc/net/tcp is read instead)
-hexport=$(printf '%04X' "$port")
-i=0
-until awk -v p=":$hexport" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp; do
-    [ $i -lt 100 ] || lr_fail "ffmpeg's RTMP server does not listen (see server.log)"
-    sleep 0.1
-    i=$((i + 1))
-done
+# (a probe connection would be the one client the server takes)
+lr_wait_listen "$port" 10 || lr_fail "ffmpeg's RTMP server does not listen (see server.log)"
 lr_log "publish jump.flv to ffmpeg's RTMP server (128-byte chunks) under strace"
-strace -f -qq -c -o "$LR_DIR/push.strace" -e trace=sendto,write \
+strace -f -qq -c -o "$LR_DIR/push.strace" -e trace=sendto \
     "$LR_FFMPEG" -hide_banner -nostdin -loglevel verbose -i "$LR_DIR/jump.flv" -c copy \
     -f flv "rtmp://127.0.0.1:$port/live/s" > "$LR_DIR/push-server.log" 2>&1 ||
     lr_fail "the publish to ffmpeg's RTMP server failed (see push-server.log)"
@@ -91,11 +84,9 @@ lr_log "publish in.flv through nginx-rtmp (4096-byte chunks) at its pace"
     lr_fail "the publish through nginx-rtmp failed (see push-nginx.log)"
 lr_wait_pid $LR_LAST_PID 15 || lr_fail "the player did not end after the publish (status $?)"
 # nginx-rtmp gives a player its own timestamps, and may start it a few packets late: the bytes
-n=$(packets "$LR_DIR/pull.md5" | wc -l)
+n=$(lr_md5_packets "$LR_DIR/pull.md5" | wc -l)
 lr_log "the player of nginx-rtmp: $n packets"
 [ "$n" -ge $((np - 4)) ] || lr_fail "the player of nginx-rtmp has $n packets of the $np published"
-packets "$LR_DIR/in.md5" | awk -F, '{ print $1, $5, $NF }' | sort > "$LR_DIR/in.hashes"
-packets "$LR_DIR/pull.md5" | awk -F, '{ print $1, $5, $NF }' | sort > "$LR_DIR/pull.hashes"
-missing=$(comm -13 "$LR_DIR/in.hashes" "$LR_DIR/pull.hashes" | wc -l)
+missing=$(lr_md5_foreign "$LR_DIR/in.md5" "$LR_DIR/pull.md5")
 [ "$missing" = 0 ] || lr_fail "$missing packets of the player have bytes the publisher did not send"
 lr_pass
