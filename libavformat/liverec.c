@@ -18,7 +18,7 @@
  * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
  */
 
-/* F_OFD_SETLK (glibc declares it for _GNU_SOURCE) */
+/* F_OFD_SETLK and fallocate() (glibc declares them for _GNU_SOURCE) */
 #define _GNU_SOURCE
 #include "config.h"
 
@@ -450,6 +450,28 @@ void ff_liverec_unlock(int *fd)
         close(*fd);
 #endif
     *fd = -1;
+}
+
+int ff_liverec_insert_front(const char *path, int64_t len, void *log_ctx)
+{
+#if HAVE_FCNTL && defined(FALLOC_FL_INSERT_RANGE)
+    int fd = avpriv_open(path, O_RDWR), ret = 0;
+
+    if (fd < 0)
+        return AVERROR(errno);
+    /* the file system moves the blocks: no byte is copied (ext4, XFS) */
+    if (fallocate(fd, FALLOC_FL_INSERT_RANGE, 0, len) < 0) {
+        ret = AVERROR(errno);
+        if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)
+            ret = AVERROR(ENOSYS);
+        av_log(log_ctx, AV_LOG_VERBOSE, "Cannot insert %"PRId64" bytes before '%s': %s\n", len,
+               path, av_err2str(ret));
+    }
+    close(fd);
+    return ret;
+#else
+    return AVERROR(ENOSYS);
+#endif
 }
 
 int avpriv_liverec_delete(const char *url, AVDictionary **options, const AVIOInterruptCB *int_cb)

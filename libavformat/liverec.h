@@ -123,6 +123,14 @@ int ff_liverec_lock(const char *path, void *log_ctx);
 void ff_liverec_unlock(int *fd);
 
 /**
+ * Insert len bytes (a multiple of the file system's block size) of zeros before the first byte
+ * of the local file path, without copying its bytes (FALLOC_FL_INSERT_RANGE: ext4, XFS).
+ * @return 0, AVERROR(ENOSYS) when the system or the file system cannot, or another error; the
+ *         file is unchanged unless 0 is returned
+ */
+int ff_liverec_insert_front(const char *path, int64_t len, void *log_ctx);
+
+/**
  * The wall clock a recording starts from: the wallclock option (a date, for tests and
  * re-recording) when set, else the system clock. Microseconds since the Unix epoch.
  */
@@ -148,12 +156,26 @@ void ff_liverec_nested_free(AVFormatContext *s, AVFormatContext **oc);
 /**
  * Write the regular MP4 (moov up front) of the fragmented MP4 that ic has opened (its header
  * read, no packet) to out_url, reading and writing each media byte once (liverec_mp4final.c).
+ * With out_url NULL, the working file ic->url (a local file) becomes that MP4 in place, its
+ * media bytes where they are; the caller renames it, then calls ff_liverec_mp4_switch_end().
  * *duration gets its length (AV_TIME_BASE), -1 when it holds no sample (nothing is written).
- * @return 0, AVERROR_PATCHWELCOME when the file's layout or codecs need a remux instead
- *         (nothing is written), another negative value on errors
+ * @return 0, AVERROR_PATCHWELCOME when the file's layout or codecs need a remux instead, or
+ *         (in place) the file system cannot insert a range (nothing is written), another
+ *         negative value on errors
  */
 int ff_liverec_mp4_finalize(AVFormatContext *s, AVFormatContext *ic, const char *out_url,
                             int64_t *duration);
+
+/**
+ * Finish the switch to its final form in place that a kill interrupted in the working file url.
+ * @return 0 when none was begun (the file is a working file as before), 1 when url is final now
+ *         (*duration set; rename it, then call ff_liverec_mp4_switch_end()), a negative value
+ *         when it cannot be finished (the file must stay as it is)
+ */
+int ff_liverec_mp4_resume(AVFormatContext *s, const char *url, int64_t *duration);
+
+/** After the rename of a file finalized in place: remove the note of its switch. */
+int ff_liverec_mp4_switch_end(const char *url);
 
 /**
  * Check a working file of liverec_mp4 before a demuxer reads it (a file left in the folder may be

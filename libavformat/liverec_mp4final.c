@@ -31,10 +31,30 @@
  * final file is then the muxer's ftyp, its moov with the chunk offsets moved past it, the rest of
  * its header, and the working file's media bytes copied in the order they were given.
  *
+ * In place (a local working file on a file system that can insert a range: ext4, XFS), not even
+ * that copy is made. The samples are given to the muxer at their own positions in the working
+ * file (the sink counts the bytes between them as media too), so its chunk offsets point into the
+ * working file's mdat boxes. Whole blocks are inserted before the working file's first byte
+ * (FALLOC_FL_INSERT_RANGE moves no data) and the muxer's ftyp and moov written into them. A free
+ * box follows up to the last 16 bytes of the working file's moov, where a 64-bit mdat header
+ * makes everything after it (the fragments, their moofs and mdats) the payload of one mdat. The
+ * media bytes never move, and a reader sees ftyp, moov, free, mdat as in a copy.
+ *
+ * A kill in the middle of that is finished by the next finalize (ff_liverec_mp4_resume()): the
+ * working file's name with ".switch" appended holds its size before and the bytes inserted, and
+ * is written before the insert. The mdat header is written last, in one write, once the head is
+ * whole: without it the head is written again from the fragments and the working file's moov,
+ * which are untouched until then.
+ *
  * Only the layout liverec_mp4's mov muxer writes is handled (see unsupported()); for anything
  * else AVERROR_PATCHWELCOME says to remux instead.
  */
 
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "libavutil/bprint.h"
+#include "libavutil/dict.h"
 #include "libavutil/intreadwrite.h"
 #include "libavutil/mem.h"
 #include "avformat.h"
@@ -42,8 +62,11 @@
 #include "internal.h"
 #include "liverec.h"
 #include "mux.h"
+#include "url.h"
 
 #define COPY_CHUNK   (1 << 20)
+#define GAP_CHUNK    65536
+#define SWITCH_SUFFIX ".switch"
 #define MAX_TRACKS   16
 #define MAX_DEPTH    8
 
@@ -101,6 +124,11 @@ typedef struct Final {
     uint8_t *zeros;
     unsigned zeros_size;
     int64_t file_size;
+    int      in_place;              ///< samples given at their positions in the working file
+    int64_t  base;                  ///< where the working file's boxes start: 0, or the bytes
+                                    ///< inserted before them when a switch is finished
+    int64_t  media_box;             ///< in place: where the mdat header goes (the last 16
+                                    ///< bytes of the working file's moov)
     int64_t nb_samples, media_bytes;
     int64_t first, end;             ///< AV_TIME_BASE
 } Final;
@@ -271,9 +299,18 @@ static int feed(Final *f, Track *t, int64_t pos, uint32_t size, uint32_t duratio
     /* (av_rescale_q() gives AV_NOPTS_VALUE, INT64_MIN, on an overflow) */
     if (ts < 0 || d < 0 || ts > INT64_MAX / 4 || d > INT64_MAX / 4)
         return unsupported(f, "times out of range");
-    av_fast_mallocz(&f->zeros, &f->zeros_size, (size_t)size + AV_INPUT_BUFFER_PADDING_SIZE);
+    av_fast_mallocz(&f->zeros, &f->zeros_size,
+                    FFMAX((size_t)size + AV_INPUT_BUFFER_PADDING_SIZE, GAP_CHUNK));
     if (!f->zeros)
         return AVERROR(ENOMEM);
+    if (f->in_place) {
+        /* the bytes before the sample (boxes, samples the remux leaves out) count as media */
+        int64_t at = avio_tell(f->oc->pb);
+        if (pos < at)
+            return unsupported(f, "samples out of the file's order");
+        for (; at < pos; at += FFMIN(pos - at, GAP_CHUNK))
+            avio_write(f->oc->pb, f->zeros, FFMIN(pos - at, GAP_CHUNK));
+    }
     f->pkt->data         = f->zeros;
     f->pkt->size         = size;
     f->pkt->stream_index = t->index;
@@ -286,6 +323,8 @@ static int feed(Final *f, Track *t, int64_t pos, uint32_t size, uint32_t duratio
      * them, as it did before */
     if ((ret = av_write_frame(f->oc, f->pkt)) < 0)
         return ret == AVERROR(ENOMEM) ? ret : unsupported(f, "times the mov muxer refuses");
+    if (f->in_place && avio_tell(f->oc->pb) != pos + size)
+        return unsupported(f, "a sample the mov muxer wrote elsewhere");
     if ((ret = add_run(f, pos, size)) < 0)
         return ret;
     f->first = f->first == AV_NOPTS_VALUE ? ts : FFMIN(f->first, ts);
@@ -325,7 +364,8 @@ static int parse_traf(Final *f, const Frag *fr, int64_t end)
             size     = t->def_size;
             sflags   = t->def_flags;
             if (tf_flags & TFHD_BASE_DATA_OFFSET) {
-                base = avio_rb64(f->in);
+                /* from the working file's start: base bytes before it */
+                base = avio_rb64(f->in) + f->base;
                 if (base < 0 || base > f->file_size)
                     return unsupported(f, "a base data offset outside the file");
             } else if (tf_flags & TFHD_DEFAULT_BASE_MOOF)
@@ -421,10 +461,19 @@ static int parse_file(Final *f)
 {
     int64_t size, moof = -1, moof_end = 0;
     uint32_t type;
-    int hdr, ret, moov = 0, moof_hdr = 8;
+    int hdr, ret, moov = 0, moof_hdr = 8, nb = 0;
 
+    if (avio_seek(f->in, f->base, SEEK_SET) != f->base)
+        return f->in->error ? f->in->error : AVERROR(EIO);
     while ((ret = read_box(f->in, f->file_size, &size, &type, &hdr)) >= 0) {
         int64_t start = avio_tell(f->in) - hdr, next = start + size;
+        /* in place, the mdat header goes over the end of the moov right after the ftyp (where
+         * ff_liverec_mp4_resume() looks for it) */
+        if (f->in_place && nb++ == 1) {
+            if (type != MKTAG('m','o','o','v') || size < 16 + 8)
+                return unsupported(f, "no moov right after the ftyp");
+            f->media_box = next - 16;
+        }
         if (type == MKTAG('m','o','o','v')) {
             if (moov++)
                 return unsupported(f, "a second moov");
@@ -626,8 +675,13 @@ int ff_liverec_mp4_check(AVFormatContext *s, const char *url, int64_t *keep, int
             moof  = -1;
         } else if (moof >= 0) {
             goto damaged;                           /* a moof's samples not in the next mdat */
+        } else if (type == MKTAG('f','r','e','e') || type == MKTAG('s','k','i','p') ||
+                   type == MKTAG('m','f','r','a') || type == MKTAG('m','d','a','t')) {
+            *keep = next;
         } else {
-            *keep = next;                           /* free, mfra, or a box of its own */
+            /* anything else at the top: the mov demuxer reads a trun there as one of the last
+             * fragment's, with as many samples as it announces */
+            goto damaged;
         }
         if (avio_seek(pb, next, SEEK_SET) != next) {
             ret = pb->error ? pb->error : AVERROR(EIO);
@@ -723,6 +777,142 @@ static int copy_media(Final *f, AVIOContext *out)
     return ret < 0 ? ret : out->error;
 }
 
+/* The mov muxer's output is its ftyp, the rest of its header, the media, its moov: *ftyp is the
+ * ftyp's size. In place, the media are the working file's bytes from the first sample on. */
+static int check_sink(Final *f, int64_t *ftyp)
+{
+    const Sink *k = &f->sink;
+
+    if (k->bad || k->data_start < 16 || k->head_len != k->data_start || k->data_end < 0 ||
+        (!f->in_place && k->data_end - k->data_start != f->media_bytes) ||
+        k->end != k->data_end + k->tail_len || k->tail_len < 8 || AV_RB32(k->tail) != k->tail_len ||
+        AV_RL32(k->tail + 4) != MKTAG('m','o','o','v') ||
+        AV_RL32(k->head + 4) != MKTAG('f','t','y','p') || (*ftyp = AV_RB32(k->head)) < 8 ||
+        *ftyp > k->head_len - 8)
+        return unsupported(f, "the mov muxer wrote another layout");
+    return 0;
+}
+
+/* Move the chunk offsets of the sink's moov by delta. */
+static int shift_moov(Final *f, int64_t delta)
+{
+    int ret = shift_offsets(f->sink.tail + 8, f->sink.tail_len - 8, delta, 0);
+
+    if (ret < 0)
+        return unsupported(f, ret == AVERROR_PATCHWELCOME ? "offsets past 4 GiB in stco" :
+                              "a moov the mov muxer wrote in another layout");
+    return 0;
+}
+
+/* Open the file url to write into it (the file protocol truncates a file it opens to write). */
+static int open_rw(AVFormatContext *s, AVIOContext **pb, const char *url)
+{
+    AVDictionary *opts = NULL;
+    int ret;
+
+    av_dict_set(&opts, "truncate", "0", 0);
+    ret = s->io_open(s, pb, url, AVIO_FLAG_READ_WRITE, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        av_log(s, AV_LOG_ERROR, "Cannot open '%s' for writing: %s\n", url, av_err2str(ret));
+    return ret;
+}
+
+static char *switch_url(const char *url)
+{
+    return av_asprintf("%s" SWITCH_SUFFIX, url);
+}
+
+/* Write the ftyp, the moov and a free box into the room before the working file's boxes (delta
+ * bytes were inserted before them, or the switch is finished with delta 0), then the header of
+ * the mdat that holds them from the end of the working file's moov on. */
+static int write_head(Final *f, int64_t ftyp, int64_t delta)
+{
+    const Sink *k = &f->sink;
+    const char *url = f->ic->url;
+    AVIOContext *pb = NULL;
+    int64_t head = ftyp + k->tail_len, media = f->media_box + delta;
+    int ret;
+
+    if (media < head + 8)
+        return AVERROR_BUG;
+    if ((ret = open_rw(f->s, &pb, url)) < 0)
+        return ret;
+    avio_write(pb, k->head, ftyp);
+    avio_write(pb, k->tail, k->tail_len);
+    avio_wb32(pb, media - head);
+    avio_wl32(pb, MKTAG('f','r','e','e'));
+    avio_flush(pb);
+    /* the head is whole: one write of the mdat header says so */
+    if (!pb->error) {
+        avio_seek(pb, media, SEEK_SET);
+        avio_wb32(pb, 1);
+        avio_wl32(pb, MKTAG('m','d','a','t'));
+        avio_wb64(pb, f->file_size + delta - media);
+        avio_flush(pb);
+    }
+    ret = pb->error;
+    ff_format_io_close(f->s, &pb);
+    if (ret < 0)
+        av_log(f->s, AV_LOG_ERROR, "Cannot write the index into '%s': %s\n", url, av_err2str(ret));
+    return ret;
+}
+
+/* The working file becomes the final file: room for the head inserted before it, or (base) the
+ * room inserted by a switch that a kill interrupted. */
+static int switch_in_place(Final *f)
+{
+    const char *url = f->ic->url, *path;
+    char *journal = NULL;
+    AVIOContext *pb = NULL;
+    struct stat st;
+    int64_t ftyp, room;
+    int ret;
+
+    if ((ret = check_sink(f, &ftyp)) < 0)
+        return ret;
+    if (f->base) {
+        room = f->base;
+        if (ftyp + f->sink.tail_len + 8 > room) {
+            av_log(f->s, AV_LOG_ERROR, "The index of '%s' (%"PRId64" bytes) no longer fits in "
+                   "the %"PRId64" bytes inserted before it\n", url, ftyp + f->sink.tail_len, room);
+            return AVERROR_INVALIDDATA;
+        }
+        return write_head(f, ftyp, 0);
+    }
+    if (!ff_liverec_local_path(url, &path) || stat(path, &st) < 0 || st.st_size != f->file_size)
+        return unsupported(f, "no local file of the size read");
+    /* whole blocks of the file system, with room for the free box's header */
+    room = ftyp + f->sink.tail_len + 8;
+    room = (room + FFMAX(st.st_blksize, 512) - 1) / FFMAX(st.st_blksize, 512) * FFMAX(st.st_blksize, 512);
+    if ((ret = shift_moov(f, room)) < 0)
+        return ret;
+    if (!(journal = switch_url(url)))
+        return AVERROR(ENOMEM);
+    if ((ret = f->s->io_open(f->s, &pb, journal, AVIO_FLAG_WRITE, NULL)) >= 0) {
+        avio_printf(pb, "%"PRId64" %"PRId64"\n", f->file_size, room);
+        avio_flush(pb);
+        ret = pb->error;
+        ff_format_io_close(f->s, &pb);
+    }
+    if (ret < 0) {
+        av_log(f->s, AV_LOG_WARNING, "Cannot write '%s' (%s): finalizing by a copy\n", journal,
+               av_err2str(ret));
+        ffurl_delete(journal);
+        av_free(journal);
+        return AVERROR_PATCHWELCOME;
+    }
+    if ((ret = ff_liverec_insert_front(path, room, f->s)) < 0) {
+        /* nothing changed: the copy instead */
+        ffurl_delete(journal);
+        av_free(journal);
+        return unsupported(f, ret == AVERROR(ENOSYS) ? "the file system cannot insert a range" :
+                              "inserting a range failed");
+    }
+    av_free(journal);
+    return write_head(f, ftyp, room);
+}
+
 static int write_final(Final *f, const char *out_url)
 {
     Sink *k = &f->sink;
@@ -730,16 +920,11 @@ static int write_final(Final *f, const char *out_url)
     int64_t ftyp;
     int ret, close_ret;
 
-    if (k->bad || k->data_start < 16 || k->head_len != k->data_start || k->data_end < 0 ||
-        k->data_end - k->data_start != f->media_bytes || k->end != k->data_end + k->tail_len ||
-        k->tail_len < 8 || AV_RB32(k->tail) != k->tail_len || AV_RL32(k->tail + 4) != MKTAG('m','o','o','v') ||
-        AV_RL32(k->head + 4) != MKTAG('f','t','y','p') || (ftyp = AV_RB32(k->head)) < 8 ||
-        ftyp > k->head_len - 8)
-        return unsupported(f, "the mov muxer wrote another layout");
+    if ((ret = check_sink(f, &ftyp)) < 0)
+        return ret;
     /* the moov goes between the ftyp and the rest: everything after it moves by its size */
-    if ((ret = shift_offsets(k->tail + 8, k->tail_len - 8, k->tail_len, 0)) < 0)
-        return unsupported(f, ret == AVERROR_PATCHWELCOME ? "offsets past 4 GiB in stco" :
-                              "a moov the mov muxer wrote in another layout");
+    if ((ret = shift_moov(f, k->tail_len)) < 0)
+        return ret;
     if ((ret = f->s->io_open(f->s, &out, out_url, AVIO_FLAG_WRITE, NULL)) < 0) {
         av_log(f->s, AV_LOG_ERROR, "Cannot open '%s' for writing: %s\n", out_url, av_err2str(ret));
         return ret;
@@ -758,10 +943,12 @@ static int write_final(Final *f, const char *out_url)
     return ret < 0 ? ret : close_ret;
 }
 
-int ff_liverec_mp4_finalize(AVFormatContext *s, AVFormatContext *ic, const char *out_url,
-                            int64_t *duration)
+/* out_url NULL: in place, base: the bytes before the working file's boxes (a switch begun). */
+static int finalize_index(AVFormatContext *s, AVFormatContext *ic, const char *out_url,
+                          int64_t base, int64_t *duration)
 {
-    Final f = { .s = s, .ic = ic, .first = AV_NOPTS_VALUE, .end = INT64_MIN };
+    Final f = { .s = s, .ic = ic, .first = AV_NOPTS_VALUE, .end = INT64_MIN,
+                .in_place = !out_url, .base = base };
     int ret;
 
     if (!(f.pkt = av_packet_alloc()))
@@ -790,11 +977,11 @@ int ff_liverec_mp4_finalize(AVFormatContext *s, AVFormatContext *ic, const char 
     if ((ret = av_write_trailer(f.oc)) < 0)
         goto end;
     avio_flush(f.oc->pb);
-    if ((ret = write_final(&f, out_url)) < 0)
+    if ((ret = f.in_place ? switch_in_place(&f) : write_final(&f, out_url)) < 0)
         goto end;
     *duration = f.end - f.first;
-    av_log(s, AV_LOG_VERBOSE, "'%s' finalized by its index: %"PRId64" samples, %d runs\n",
-           ic->url, f.nb_samples, f.nb_runs);
+    av_log(s, AV_LOG_VERBOSE, "'%s' finalized by its index%s: %"PRId64" samples, %d runs\n",
+           ic->url, f.in_place ? " in place" : "", f.nb_samples, f.nb_runs);
 end:
     if (f.oc && f.oc->pb) {
         av_freep(&f.oc->pb->buffer);
@@ -808,4 +995,130 @@ end:
     av_free(f.sink.head);
     av_free(f.sink.tail);
     return ret;
+}
+
+int ff_liverec_mp4_finalize(AVFormatContext *s, AVFormatContext *ic, const char *out_url,
+                            int64_t *duration)
+{
+    return finalize_index(s, ic, out_url, 0, duration);
+}
+
+/* A switch whose mdat header is written: the file is final, its tracks say how long it is. */
+static int final_duration(AVFormatContext *s, const char *url, int64_t *duration)
+{
+    AVFormatContext *ic = NULL;
+    int ret;
+
+    if ((ret = avformat_open_input(&ic, url, av_find_input_format("mov"), NULL)) < 0)
+        return ret;
+    *duration = 0;
+    for (unsigned i = 0; i < ic->nb_streams; i++)
+        if (ic->streams[i]->duration > 0)
+            *duration = FFMAX(*duration, av_rescale_q(ic->streams[i]->duration,
+                                                      ic->streams[i]->time_base, AV_TIME_BASE_Q));
+    avformat_close_input(&ic);
+    return 0;
+}
+
+int ff_liverec_mp4_resume(AVFormatContext *s, const char *url, int64_t *duration)
+{
+    AVFormatContext *ic = NULL;
+    AVDictionary *opts = NULL;
+    AVIOContext *pb = NULL;
+    AVBPrint bp;
+    char *journal = switch_url(url);
+    int64_t before, room, size, box, media, mdat_size = 0;
+    uint32_t type, mdat = 0;
+    int hdr, ret;
+
+    if (!journal)
+        return AVERROR(ENOMEM);
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_AUTOMATIC);
+    if ((ret = ff_liverec_read_file(s, journal, &bp, 64, NULL)) == AVERROR(ENOENT)) {
+        ret = 0;
+        goto end;
+    }
+    if (ret < 0 || sscanf(bp.str, "%"SCNd64" %"SCNd64, &before, &room) != 2 || before <= 0 ||
+        room <= 0 || room > INT32_MAX) {
+        av_log(s, AV_LOG_WARNING, "'%s' is no switch begun: removed\n", journal);
+        ffurl_delete(journal);
+        ret = 0;
+        goto end;
+    }
+    if ((ret = s->io_open(s, &pb, url, AVIO_FLAG_READ, NULL)) < 0)
+        goto end;
+    size = avio_size(pb);
+    if (size == before) {
+        /* killed before the insert: nothing changed */
+        ff_format_io_close(s, &pb);
+        ffurl_delete(journal);
+        ret = 0;
+        goto end;
+    }
+    if (size != before + room) {
+        av_log(s, AV_LOG_ERROR, "'%s' has %"PRId64" bytes, neither the %"PRId64" before its "
+               "switch nor the %"PRId64" after: left as it is\n", url, size, before, before + room);
+        ret = AVERROR_INVALIDDATA;
+        goto end;
+    }
+    /* the working file's ftyp, then its moov, whose last 16 bytes are the mdat header once the
+     * head is whole */
+    avio_seek(pb, room, SEEK_SET);
+    if ((ret = read_box(pb, size, &box, &type, &hdr)) >= 0 &&
+        avio_seek(pb, room + box, SEEK_SET) == room + box &&
+        (ret = read_box(pb, size, &media, &type, &hdr)) >= 0 && type == MKTAG('m','o','o','v') &&
+        media >= 16 + 8) {
+        media += room + box - 16;
+        avio_seek(pb, media, SEEK_SET);
+        avio_rb32(pb);
+        mdat      = avio_rl32(pb);
+        mdat_size = avio_rb64(pb);
+    }
+    ff_format_io_close(s, &pb);
+    if (ret < 0 || type != MKTAG('m','o','o','v')) {
+        av_log(s, AV_LOG_ERROR, "'%s' has no moov after the %"PRId64" bytes of its switch: left "
+               "as it is\n", url, room);
+        ret = AVERROR_INVALIDDATA;
+        goto end;
+    }
+    av_log(s, AV_LOG_WARNING, "Finishing the switch of '%s' to its final form\n", url);
+    if (mdat == MKTAG('m','d','a','t') && mdat_size == size - media) {
+        ret = final_duration(s, url, duration);
+    } else {
+        /* the head may be cut short: written again from the fragments, which are untouched */
+        ic = avformat_alloc_context();
+        if (!ic) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        ic->interrupt_callback = s->interrupt_callback;
+        ic->flags |= AVFMT_FLAG_IGNIDX;
+        av_dict_set_int(&opts, "skip_initial_bytes", room, 0);
+        if ((ret = avformat_open_input(&ic, url, av_find_input_format("mov"), &opts)) >= 0)
+            ret = finalize_index(s, ic, NULL, room, duration);
+        if (ret == AVERROR_PATCHWELCOME)
+            ret = AVERROR_INVALIDDATA;
+    }
+    if (ret < 0)
+        av_log(s, AV_LOG_ERROR, "Cannot finish the switch of '%s': %s\n", url, av_err2str(ret));
+    else
+        ret = 1;
+end:
+    ff_format_io_close(s, &pb);
+    av_dict_free(&opts);
+    avformat_close_input(&ic);
+    av_bprint_finalize(&bp, NULL);
+    av_free(journal);
+    return ret;
+}
+
+int ff_liverec_mp4_switch_end(const char *url)
+{
+    char *journal = switch_url(url);
+
+    if (!journal)
+        return AVERROR(ENOMEM);
+    ffurl_delete(journal);
+    av_free(journal);
+    return 0;
 }

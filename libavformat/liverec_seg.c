@@ -29,8 +29,10 @@
  * record_interval after the start of the current one; timestamps start at 0 in every file.
  * When a file's end is known it is finalized: remuxed into its final form (MP4 with the moov up
  * front, FLV with duration, size and a keyframe index in onMetaData; ADTS as it is) under the
- * name from vod_file_name, then the working file is removed. Working files left by a crash are
- * found on the next start in the folder and finalized the same way, never deleted unread.
+ * name from vod_file_name, then the working file is removed. An MP4 on a local file system that
+ * can insert a range becomes final in its working file instead (liverec_mp4final.c). Working
+ * files left by a crash are found on the next start in the folder and finalized the same way,
+ * never deleted unread.
  */
 
 #include "config.h"
@@ -89,6 +91,7 @@ typedef struct LiveRecSegContext {
 
     /* options */
     int64_t record_interval;
+    int     in_place;       ///< MP4: finalize in the working file when the file system can
     int64_t files_finished; ///< exported: files finalized since the open (a caller collects them)
     char   *vod_file_name;
     char   *stream_id;
@@ -245,7 +248,8 @@ static int write_held(RemuxState *r, int i, const AVPacket *next)
  * Copy the file at in_url into its final form at out_url (NULL: only read it); *duration gets its
  * length, -1 when it holds no packet.
  */
-static int remux(AVFormatContext *s, const char *in_url, const char *out_url, int64_t *duration)
+static int remux(AVFormatContext *s, const char *in_url, const char *out_url, int64_t *duration,
+                 int *in_place)
 {
     LiveRecSegContext *c = s->priv_data;
     RemuxState r = { .first = AV_NOPTS_VALUE };
@@ -255,14 +259,30 @@ static int remux(AVFormatContext *s, const char *in_url, const char *out_url, in
 
     if (!pkt)
         return AVERROR(ENOMEM);
+    /* a switch in place that a kill interrupted is finished first: the file is no working
+     * file until then */
+    if (c->kind == &kind_mp4 && out_url &&
+        (ret = ff_liverec_mp4_resume(s, in_url, duration)) != 0) {
+        *in_place = ret > 0;
+        goto end;
+    }
     if (c->kind == &kind_mp4 && (ret = check_working(s, in_url)) < 0)
         goto end;
     if (c->kind == &kind_mp4 && out_url) {
+        const char *path;
         /* the finalizer reads the fragments itself and takes only the streams from the demuxer:
          * with AVFMT_FLAG_IGNIDX, the mov demuxer stops after the first fragment instead of
          * reading every fragment into its index (2 % of the service's instructions) */
-        if ((ret = open_working(s, in_url, AVFMT_FLAG_IGNIDX, &r.ic)) < 0 ||
-            (ret = ff_liverec_mp4_finalize(s, r.ic, out_url, duration)) != AVERROR_PATCHWELCOME)
+        if ((ret = open_working(s, in_url, AVFMT_FLAG_IGNIDX, &r.ic)) < 0)
+            goto end;
+        if (c->in_place && ff_liverec_local_path(in_url, &path)) {
+            ret = ff_liverec_mp4_finalize(s, r.ic, NULL, duration);
+            if (ret != AVERROR_PATCHWELCOME) {
+                *in_place = ret >= 0 && *duration >= 0;
+                goto end;
+            }
+        }
+        if ((ret = ff_liverec_mp4_finalize(s, r.ic, out_url, duration)) != AVERROR_PATCHWELCOME)
             goto end;
         avformat_close_input(&r.ic);        /* the remux reads it from the top, as it was */
     }
@@ -363,7 +383,12 @@ static int trim_fragments(AVFormatContext *s, const char *url)
         uint32_t tag = avio_rl32(pb);
         if (len == 1)
             len = avio_rb64(pb);
-        else if (!len)
+        else if (!len && !tag && !pos) {
+            /* zeros in front: room inserted for a switch in place whose note is lost; the
+             * fragments after it are no file to remove */
+            ff_format_io_close(s, &pb);
+            return AVERROR_INVALIDDATA;
+        } else if (!len)
             len = size - pos;           /* to the end of the file */
         if (pb->eof_reached)
             break;
@@ -388,6 +413,16 @@ static int trim_fragments(AVFormatContext *s, const char *url)
     return media;
 }
 
+/* A switch to the final form in place was begun in the working file url. */
+static int switch_begun(const char *url)
+{
+    char *journal = av_asprintf("%s.switch", url);
+    int ret = journal && avio_check(journal, 0) >= 0;
+
+    av_free(journal);
+    return ret;
+}
+
 /* Give the working file work_url (started at wall-clock start) its final name and form. */
 static int finalize(AVFormatContext *s, const char *work_url, const char *sid, int64_t start,
                     int64_t known_end)
@@ -396,7 +431,7 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
     AVBPrint name, url;
     char *tmp = NULL, ext[16];
     int64_t duration = 0;
-    int ret;
+    int ret, in_place = 0;
 
     av_bprint_init(&name, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprint_init(&url, 0, AV_BPRINT_SIZE_UNLIMITED);
@@ -407,9 +442,15 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
             ret = AVERROR(ENOMEM);
             goto end;
         }
-        if ((ret = remux(s, work_url, tmp, &duration)) < 0) {
+        if ((ret = remux(s, work_url, tmp, &duration, &in_place)) < 0) {
             ffurl_delete(tmp);
             av_freep(&tmp);
+            if (c->kind == &kind_mp4 && switch_begun(work_url)) {
+                /* half switched in place: only ff_liverec_mp4_resume() may read it */
+                av_log(s, AV_LOG_ERROR, "'%s' stays as it is for the next start to finish\n",
+                       work_url);
+                goto end;
+            }
             if (c->kind == &kind_mp4 && !trim_fragments(s, work_url)) {
                 duration = -1;      /* not a byte of media: removed below */
             } else {
@@ -417,12 +458,16 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
                  * plays as it is (fragmented MP4, FLV), so it is the recording, not nothing */
                 av_log(s, AV_LOG_WARNING, "Cannot remux '%s' (%s): the working file is kept as "
                        "the recording\n", work_url, av_err2str(ret));
-                if ((ret = remux(s, work_url, NULL, &duration)) < 0)
+                if ((ret = remux(s, work_url, NULL, &duration, &in_place)) < 0)
                     goto end;
             }
         }
+        if (in_place) {
+            ffurl_delete(tmp);
+            av_freep(&tmp);
+        }
     } else if (known_end == AV_NOPTS_VALUE) {
-        if ((ret = remux(s, work_url, NULL, &duration)) < 0)
+        if ((ret = remux(s, work_url, NULL, &duration, &in_place)) < 0)
             goto end;
     }
     if (duration < 0) {
@@ -445,6 +490,8 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
         goto end;
     if (tmp)
         ffurl_delete(work_url);
+    if (in_place)
+        ff_liverec_mp4_switch_end(work_url);
     av_log(s, AV_LOG_INFO, "Finalized '%s' (%.3f s)\n", url.str, (known_end - start) / 1000000.0);
     c->files_finished++;
 end:
@@ -479,6 +526,17 @@ static int recover(AVFormatContext *s, const char *path)
         int64_t start;
         int fd;
 
+        if (c->kind == &kind_mp4 && len > slen + 7 && !strcmp(name + len - 7, ".switch") &&
+            !memcmp(name + len - slen - 7, suffix, slen)) {
+            /* the note of a switch in place whose file was renamed before a kill removed it */
+            if ((url = av_asprintf("%s%.*s", c->dir, (int)(len - 7), name)) &&
+                avio_check(url, 0) == AVERROR(ENOENT)) {
+                av_log(s, AV_LOG_VERBOSE, "Removing '%s.switch': its file is final\n", url);
+                ff_liverec_mp4_switch_end(url);
+            }
+            av_freep(&url);
+            continue;
+        }
         if (len <= slen || strcmp(name + len - slen, suffix))
             continue;
         start = strtoll(name, &end, 10);
@@ -762,6 +820,9 @@ static void lrs_deinit(AVFormatContext *s)
 static const AVOption options[] = {
     { "record_interval", "length of a file; the next starts at the first keyframe after it",
       OFFSET(record_interval), AV_OPT_TYPE_DURATION, { .i64 = 1800000000LL }, 1000000, 7200000000LL, E },
+    { "in_place", "MP4: the working file becomes the final file where it is, its media bytes not "
+      "copied, when it is local and its file system can insert a range (ext4, XFS)",
+      OFFSET(in_place), AV_OPT_TYPE_BOOL, { .i64 = 1 }, 0, 1, E },
     { "files_finished", "files finalized since the muxer was opened (read only, for a caller that "
       "picks each file up as it is finished)", OFFSET(files_finished), AV_OPT_TYPE_INT64, { .i64 = 0 },
       0, INT64_MAX, E | AV_OPT_FLAG_EXPORT | AV_OPT_FLAG_READONLY },

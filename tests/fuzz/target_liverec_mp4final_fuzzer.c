@@ -71,6 +71,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     liverec_fuzz_empty_dir(dir);
     if (!(f = fopen(work, "wb")) || fwrite(data, 1, size, f) != size || fclose(f))
         abort();
+    /* an input whose last byte is odd comes with the note of a switch in place that a kill
+     * interrupted (liverec_mp4final.c): its first 4 KiB (or 8) as the room inserted, or (bit 1)
+     * the note of a switch not begun */
+    if (size > 8192 && (data[size - 1] & 1)) {
+        size_t room = data[size - 1] & 4 ? 8192 : 4096;
+        snprintf(url, sizeof(url), "%s.switch", work);
+        if (!(f = fopen(url, "w")) ||
+            fprintf(f, "%zu %zu\n", data[size - 1] & 2 ? size : size - room, room) < 0 || fclose(f))
+            abort();
+    }
     snprintf(url, sizeof(url), "%s/", dir);
     if (avformat_alloc_output_context2(&oc, NULL, "liverec_mp4", url) < 0)
         return 0;

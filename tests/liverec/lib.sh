@@ -359,6 +359,51 @@ lr_streams() { # FILE -> "video:h264 audio:aac" style list
         awk -F, '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $2, $1 } END { print "" }'
 }
 # framemd5 helpers (lines: stream, dts, pts, duration, size, hash)
+# FILE -> per stream, in decode order: stream,pts,dts,size,flags,hash of each packet
+lr_packets() {
+    "$LR_FFPROBE" -v error -show_data_hash md5 \
+        -show_entries packet=stream_index,pts,dts,size,flags,data_hash -of csv=p=0 "$1" |
+        sort -t, -k1,1n -k3,3n
+}
+# SOURCE OUT [input options]: a working file as liverec_mp4 writes it (libavformat/liverec_seg.c,
+# kind_mp4) of SOURCE's packets
+lr_mp4_working() {
+    _src=$1 _out=$2
+    shift 2
+    "$LR_FFMPEG" -hide_banner -v error "$@" -i "$_src" -c copy -f mp4 \
+        -movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 1000000 "$_out" ||
+        lr_fail "cannot write $_out"
+}
+# OUT SECONDS VIDEO_BITRATE: a 640x360 25 fps H.264 (B-frames, GOP 50) + AAC file of testsrc2
+lr_av_source() {
+    "$LR_FFMPEG" -hide_banner -v error -f lavfi -i testsrc2=size=640x360:rate=25 -f lavfi -i sine=sample_rate=44100 \
+        -t "$2" -c:v libx264 -preset veryfast -bf 3 -g 50 -b:v "$3" -c:a aac -b:a 96k "$1" ||
+        lr_fail "cannot make the source $1"
+}
+# DIR LOG [liverec_mp4 options]: finalize the leftovers of DIR as the next recorder does at its
+# start, with a short recording of its own (log $LR_DIR/LOG, verbose)
+lr_mp4_finalize_folder() {
+    _d=$1 _l=$2
+    shift 2
+    "$LR_FFMPEG" -hide_banner -v verbose -f lavfi -i testsrc2=size=64x64:rate=25 -t 1 -c:v libx264 \
+        -f liverec_mp4 "$@" -stream_id next "$_d/" > "$LR_DIR/$_l" 2>&1 || lr_fail "the recorder failed (see $_l)"
+}
+# FILE -> its top-level boxes, "type size" a line
+lr_mp4_boxes() {
+    python3 - "$1" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+pos = 0
+while pos + 8 <= len(d):
+    size, kind = struct.unpack(">I4s", d[pos:pos + 8])
+    if size == 1:
+        size = struct.unpack(">Q", d[pos + 8:pos + 16])[0]
+    print(kind.decode("latin-1"), size)
+    if size < 8:
+        break
+    pos += size
+PY
+}
 lr_md5_packets() { grep -v '^#' "$1"; } # FILE -> its packet lines
 lr_md5_biggest() { # FILE -> the size of its largest packet of stream 0
     lr_md5_packets "$1" | awk -F, '$1 + 0 == 0 && $5 + 0 > m { m = $5 + 0 } END { print m + 0 }'

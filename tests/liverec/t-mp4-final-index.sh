@@ -19,41 +19,20 @@
 lr_init mp4-final-index
 
 src=$LR_DIR/src.flv
-"$LR_FFMPEG" -hide_banner -v error -f lavfi -i testsrc2=size=640x360:rate=25 -f lavfi -i sine=sample_rate=44100 \
-    -t 20 -c:v libx264 -preset veryfast -bf 3 -g 50 -b:v 3M -c:a aac -b:a 96k "$src" ||
-    lr_fail "cannot make the source"
-# the working file as liverec_mp4 writes it (libavformat/liverec_seg.c, kind_mp4)
-work() { # OUT [input options]
-    _o=$1
-    shift
-    "$LR_FFMPEG" -hide_banner -v error "$@" -i "$src" -c copy -f mp4 \
-        -movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 1000000 "$_o" ||
-        lr_fail "cannot write $_o"
-}
-# finalize the leftovers of DIR as the next recorder does at its start, with a short recording
-finalize() { # DIR LOG
-    "$LR_FFMPEG" -hide_banner -v verbose -f lavfi -i testsrc2=size=64x64:rate=25 -t 1 -c:v libx264 \
-        -f liverec_mp4 -stream_id next "$1/" > "$LR_DIR/$2" 2>&1 || lr_fail "the recorder failed (see $2)"
-}
-# per stream, in decode order: stream,pts,dts,size,flags,hash; the last packet's duration apart
-packets() {
-    "$LR_FFPROBE" -v error -show_data_hash md5 \
-        -show_entries packet=stream_index,pts,dts,size,flags,data_hash -of csv=p=0 "$1" |
-        sort -t, -k1,1n -k3,3n
-}
+lr_av_source "$src" 20 3M
 
 mkdir -p "$LR_DIR/a"
-work "$LR_DIR/a/1790000000000_cam.mp4.recording"
+lr_mp4_working "$src" "$LR_DIR/a/1790000000000_cam.mp4.recording"
 cp "$LR_DIR/a/1790000000000_cam.mp4.recording" "$LR_DIR/work.mp4"
 "$LR_FFMPEG" -hide_banner -v error -i "$LR_DIR/work.mp4" -c copy -movflags +faststart "$LR_DIR/ref.mp4" ||
     lr_fail "cannot remux the reference"
-finalize "$LR_DIR/a" a.log
+lr_mp4_finalize_folder "$LR_DIR/a" a.log
 grep -q "finalized by its index" "$LR_DIR/a.log" || lr_fail "the leftover was not finalized by its index (see a.log)"
 final=$(ls "$LR_DIR"/a/cam_*.mp4 2>/dev/null)
 [ -n "$final" ] || lr_fail "no final MP4: $(ls "$LR_DIR/a")"
 [ "$(tr '\n' ' ' < "$final" | grep -a -o 'moov\|mdat' | head -n 1)" = moov ] || lr_fail "the final MP4 is not faststart"
-packets "$LR_DIR/ref.mp4" > "$LR_DIR/ref.txt"
-packets "$final" > "$LR_DIR/final.txt"
+lr_packets "$LR_DIR/ref.mp4" > "$LR_DIR/ref.txt"
+lr_packets "$final" > "$LR_DIR/final.txt"
 n=$(wc -l < "$LR_DIR/ref.txt")
 [ "$n" -gt 1300 ] || lr_fail "the reference holds $n packets"
 cmp -s "$LR_DIR/ref.txt" "$LR_DIR/final.txt" ||
@@ -78,13 +57,13 @@ head -c $((size * 3 / 5)) "$LR_DIR/work.mp4" > "$LR_DIR/cut.mp4"
 cp "$LR_DIR/cut.mp4" "$LR_DIR/b/1790000000000_cut.mp4.recording"
 "$LR_FFMPEG" -hide_banner -v error -fflags +discardcorrupt -i "$LR_DIR/cut.mp4" -c copy -movflags +faststart \
     "$LR_DIR/cut-ref.mp4" 2> /dev/null || lr_fail "cannot remux the cut reference"
-finalize "$LR_DIR/b" b.log
+lr_mp4_finalize_folder "$LR_DIR/b" b.log
 grep -q "finalized by its index" "$LR_DIR/b.log" || lr_fail "the cut leftover was not finalized by its index (see b.log)"
 grep -q "ends early: keeping its whole samples" "$LR_DIR/b.log" || lr_fail "the cut was not reported (see b.log)"
 cut=$(ls "$LR_DIR"/b/cut_*.mp4 2>/dev/null)
 [ -n "$cut" ] || lr_fail "no final MP4 of the cut file: $(ls "$LR_DIR/b")"
-packets "$cut" > "$LR_DIR/cut.txt"
-packets "$LR_DIR/cut-ref.mp4" > "$LR_DIR/cut-ref.txt"
+lr_packets "$cut" > "$LR_DIR/cut.txt"
+lr_packets "$LR_DIR/cut-ref.mp4" > "$LR_DIR/cut-ref.txt"
 m=$(wc -l < "$LR_DIR/cut.txt")
 cmp -s "$LR_DIR/cut.txt" "$LR_DIR/cut-ref.txt" ||
     lr_fail "the cut file's packets differ from the remux's: $(diff "$LR_DIR/cut-ref.txt" "$LR_DIR/cut.txt" | head -n 6)"
@@ -103,7 +82,7 @@ mkdir -p "$LR_DIR/c"
 "$LR_FFMPEG" -hide_banner -v error -i "$src" -c:v copy -c:a mp2 -f mp4 \
     -movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 1000000 \
     "$LR_DIR/c/1790000000000_mp2.mp4.recording" || lr_fail "cannot write the MP2 working file"
-finalize "$LR_DIR/c" c.log
+lr_mp4_finalize_folder "$LR_DIR/c" c.log
 # (the mov demuxer reads MPEG audio in MP4 as mp3)
 grep -q "Finalizing by index not possible (mp3): remuxing" "$LR_DIR/c.log" ||
     lr_fail "the MP2 recording was not left to the remux (see c.log)"
@@ -129,15 +108,15 @@ i = d.find(b"trun", d.find(b"trun") + 4)            # the second fragment's firs
 d[i + 8:i + 12] = (0x7fffffff).to_bytes(4, "big")   # its sample count
 open(sys.argv[2], "wb").write(d)
 PY
-finalize "$LR_DIR/d" d.log
+lr_mp4_finalize_folder "$LR_DIR/d" d.log
 grep -q "Finalized '.*/next_" "$LR_DIR/d.log" || lr_fail "the recorder did not finish its own file (see d.log)"
 grep -q "junk.mp4.recording' cut after its last whole fragment ($third of " "$LR_DIR/d.log" ||
     lr_fail "the junk was not cut off at $third (see d.log)"
 grep -q "junk.mp4.recording' finalized by its index" "$LR_DIR/d.log" || lr_fail "the junk leftover was not finalized by its index"
 "$LR_FFMPEG" -hide_banner -v error -i "$LR_DIR/two.mp4" -c copy -movflags +faststart "$LR_DIR/two-ref.mp4" ||
     lr_fail "cannot remux the two fragments"
-packets "$(ls "$LR_DIR"/d/junk_*.mp4)" > "$LR_DIR/junk.txt"
-packets "$LR_DIR/two-ref.mp4" > "$LR_DIR/two-ref.txt"
+lr_packets "$(ls "$LR_DIR"/d/junk_*.mp4)" > "$LR_DIR/junk.txt"
+lr_packets "$LR_DIR/two-ref.mp4" > "$LR_DIR/two-ref.txt"
 cmp -s "$LR_DIR/junk.txt" "$LR_DIR/two-ref.txt" || lr_fail "the junk leftover's packets are not its two fragments'"
 [ -e "$LR_DIR/d/1790000000001_rand.mp4.recording" ] && lr_fail "the random leftover is still there"
 [ -e "$LR_DIR/d/1790000000002_bomb.mp4.recording" ] || lr_fail "the leftover with a damaged fragment was not left as it was"
