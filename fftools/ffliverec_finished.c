@@ -42,11 +42,24 @@
 
 #include "ffliverec.h"
 
-static int add_size(void *opaque, const char *path)
+/* what a damaged header (a file a crash cut) may say at most: a century */
+#define MAX_MEDIA_TIME (100LL * 366 * 86400 * AV_TIME_BASE)
+
+/* The files of an HLS recording: their bytes, and the first one's path. */
+typedef struct HlsFiles {
+    int64_t size;
+    char   *first;
+} HlsFiles;
+
+static int add_file(void *opaque, const char *path)
 {
+    HlsFiles *h = opaque;
     struct stat st;
+
     if (stat(path, &st) >= 0)
-        *(int64_t *)opaque += st.st_size;
+        h->size += st.st_size;
+    if (!h->first && !(h->first = av_strdup(path)))
+        return AVERROR(ENOMEM);
     return 0;
 }
 
@@ -54,19 +67,23 @@ static int add_size(void *opaque, const char *path)
  * An HLS recording is finalized when its splice window has run out, long after its last packet:
  * its times are those of its own timeline, the first EXT-X-PROGRAM-DATE-TIME (each push starts
  * with one), and the last one plus the segments after it. 0 if the playlist has none.
+ * *total gets the sum of its segments' durations (microseconds), -1 when it cannot be read.
  */
-static int hls_times(const char *path, LiveRecFile *f)
+static int hls_times(const char *path, LiveRecFile *f, int64_t *total)
 {
     AVIOContext *pb = NULL;
     AVBPrint text;
     int64_t first = AV_NOPTS_VALUE, block = AV_NOPTS_VALUE, after = 0;
     char *line, *next;
 
+    *total = -1;
     if (avio_open(&pb, path, AVIO_FLAG_READ) < 0)
         return 0;
     av_bprint_init(&text, 0, AV_BPRINT_SIZE_UNLIMITED);
     avio_read_to_bprint(pb, &text, 64 << 20);
     avio_closep(&pb);
+    if (av_bprint_is_complete(&text))
+        *total = 0;
     for (line = av_bprint_is_complete(&text) ? text.str : NULL; line && *line; line = next) {
         const char *v;
         int64_t t;
@@ -79,7 +96,11 @@ static int hls_times(const char *path, LiveRecFile *f)
             block = t;
             after = 0;
         } else if (av_strstart(line, "#EXTINF:", &v)) {
-            after += llrint(strtod(v, NULL) * 1000000);
+            int64_t d = llrint(strtod(v, NULL) * 1000000);
+            if (d > 0 && d < MAX_MEDIA_TIME) {
+                after  += d;
+                *total += d;
+            }
         }
     }
     av_bprint_finalize(&text, NULL);
@@ -90,8 +111,6 @@ static int hls_times(const char *path, LiveRecFile *f)
     return 1;
 }
 
-/* what a damaged header (a file a crash cut) may say at most: a century */
-#define MAX_MEDIA_TIME (100LL * 366 * 86400 * AV_TIME_BASE)
 
 /* the earliest timestamp of the first packets of every stream (a few), INT64_MAX if none */
 static int64_t first_packets_time(AVFormatContext *ic)
@@ -166,23 +185,65 @@ static int header_times(AVFormatContext *ic, int64_t *start, int64_t *duration)
 }
 
 /*
- * When the recording was: the file was finalized when it was last written (mtime, to the
- * second), right after its last packet, so it started its duration before that.
- * media_start_time is its first timestamp.
+ * An HLS recording of MPEG-TS segments: its duration is its playlist's (as the hls demuxer sums
+ * it), its first timestamp its first segment's, read by the mpegts demuxer alone: the hls
+ * demuxer would probe that segment and decode its first frames (find_stream_info) first.
+ * Returns 1, or 0 when it cannot be told so.
  */
-static void probe_times(const char *path, const struct stat *st, LiveRecFile *f)
+static int hls_ts_times(const char *first_segment, int64_t total, int64_t *start,
+                        int64_t *duration)
 {
     AVFormatContext *ic = NULL;
-    int64_t end = st->st_mtime * 1000000LL, duration = 0, start = 0;
+    int64_t first;
+
+    if (total < 0 || !first_segment || !av_match_ext(first_segment, "ts") ||
+        avformat_open_input(&ic, first_segment, av_find_input_format("mpegts"), NULL) < 0)
+        return 0;
+    first = first_packets_time(ic);
+    avformat_close_input(&ic);
+    *start    = first == INT64_MAX ? 0 : first;
+    *duration = total;
+    return 1;
+}
+
+/*
+ * When the recording was: the file was finalized when it was last written (mtime, to the
+ * second), right after its last packet, so it started its duration before that.
+ * media_start_time is its first timestamp. The demuxer is the one its format's muxer implies
+ * (no probe); first_segment is an HLS recording's first file.
+ */
+static void probe_times(const char *path, const struct stat *st, enum LiveRecFormat format,
+                        const char *first_segment, LiveRecFile *f)
+{
+    static const char *const demuxers[] = {
+        [LIVEREC_FLV] = "flv", [LIVEREC_HLS] = "hls", [LIVEREC_MP4] = "mov", [LIVEREC_AAC] = "aac",
+    };
+    const AVInputFormat *fmt = (unsigned)format < FF_ARRAY_ELEMS(demuxers) && demuxers[format] ?
+                               av_find_input_format(demuxers[format]) : NULL;
+    AVFormatContext *ic = NULL;
+    int64_t end = st->st_mtime * 1000000LL, duration = 0, start = 0, total = -1;
+    int hls = format == LIVEREC_HLS;
 
     f->duration_ms = -1;
-    if (avformat_open_input(&ic, path, NULL, NULL) >= 0) {
+    if (hls) {
+        int dated = hls_times(path, f, &total);
+        if (hls_ts_times(first_segment, total, &start, &duration)) {
+            f->media_start_ms = start / 1000;
+            f->duration_ms    = duration / 1000;
+            if (!dated) {               /* no EXT-X-PROGRAM-DATE-TIME: from its mtime */
+                f->end_usec   = end;
+                f->start_usec = end - duration;
+            }
+            return;
+        }
+    }
+    if (avformat_open_input(&ic, path, fmt, NULL) >= 0) {
         int known = header_times(ic, &start, &duration);
         if (known < 0) {
             /* find_stream_info() takes the start from the packets it reads: from the top (a
              * failed open leaves ic NULL) */
             avformat_close_input(&ic);
-            avformat_open_input(&ic, path, NULL, NULL);
+            avformat_open_input(&ic, path, fmt, NULL);
             known = 0;
         }
         if (!known && ic && avformat_find_stream_info(ic, NULL) >= 0) {
@@ -198,8 +259,8 @@ static void probe_times(const char *path, const struct stat *st, LiveRecFile *f)
     }
     f->end_usec   = end;
     f->start_usec = end - duration;
-    if (av_match_ext(path, "m3u8"))
-        hls_times(path, f);
+    if (hls)
+        hls_times(path, f, &total);
 }
 
 /* The object key of a finished file: the storage KeyTemplate, [task-ID/], format/, name */
@@ -267,9 +328,15 @@ int ff_liverec_collect_finished(LiveRecState *state, const LiveRecConfig *cfg,
         f.size       = st.st_size;
         f.created    = av_gettime() / 1000000;
         f.expires    = folder->storage_time ? f.created + folder->storage_time : 0;
-        if (folder->format == LIVEREC_HLS)
-            ff_liverec_hls_files(path, NULL, add_size, &f.size);
-        probe_times(path, &st, &f);
+        if (folder->format == LIVEREC_HLS) {
+            HlsFiles h = { 0 };
+            ff_liverec_hls_files(path, NULL, add_file, &h);
+            f.size += h.size;
+            probe_times(path, &st, folder->format, h.first, &f);
+            av_free(h.first);
+        } else {
+            probe_times(path, &st, folder->format, NULL, &f);
+        }
         f.object_key = object_key(cfg, folder, e->d_name);
         if (ff_liverec_state_add(state, &f, cfg->callback_url &&
                                  (cfg->callback_events & LIVEREC_EVENT_RECORD_FILE)) > 0) {
