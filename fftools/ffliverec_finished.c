@@ -197,7 +197,11 @@ static int hls_ts_times(const char *first_segment, int64_t total, int64_t *start
     int64_t first;
 
     if (total < 0 || !first_segment || !av_match_ext(first_segment, "ts") ||
-        avformat_open_input(&ic, first_segment, av_find_input_format("mpegts"), NULL) < 0)
+        !(ic = avformat_alloc_context()))
+        return 0;
+    /* the PES headers' times as they are: no parser splits or completes the packets */
+    ic->flags |= AVFMT_FLAG_NOPARSE | AVFMT_FLAG_NOFILLIN;
+    if (avformat_open_input(&ic, first_segment, av_find_input_format("mpegts"), NULL) < 0)
         return 0;
     first = first_packets_time(ic);
     avformat_close_input(&ic);
