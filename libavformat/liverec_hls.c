@@ -142,6 +142,7 @@ static int finalize(AVFormatContext *s)
     c->files_finished++;
 done:
     ret = delete_url(s, c->state_url);
+    av_freep(&c->state_text);
     if (ret == AVERROR(ENOENT))
         ret = 0;
     reset_recording(c);
@@ -778,6 +779,7 @@ static void lrh_deinit(AVFormatContext *s)
     av_freep(&c->dir);
     av_freep(&c->stem);
     av_freep(&c->state_url);
+    av_freep(&c->state_text);
     av_freep(&c->lock_path);
     ff_liverec_unlock(&c->lock_fd);
 }

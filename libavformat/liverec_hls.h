@@ -65,6 +65,7 @@ typedef struct LiveRecHLSContext {
     char   *dir;       ///< folder of the playlist: "" or ending in '/'
     char   *stem;      ///< playlist name without ".m3u8"
     char   *state_url;
+    char   *state_text;     ///< what the sidecar was last written with (unchanged: not again)
     char   *lock_path;
     int     lock_fd;
     int64_t now;       ///< wall clock at open, microseconds
@@ -125,7 +126,7 @@ int ff_liverec_hls_add_segment(LiveRecHLSContext *c, const char *uri, char *map,
 /** Write the playlist of the listed segments to url, atomically; final: VOD with ENDLIST. */
 int ff_liverec_hls_write_playlist(AVFormatContext *s, const char *url, int final);
 
-/** Write the sidecar (c->state_url), atomically. */
+/** Write the sidecar (c->state_url), atomically, unless it holds that already. */
 int ff_liverec_hls_write_state(AVFormatContext *s);
 
 /** Read a sidecar's text (changed in place) into c; every value is checked. */

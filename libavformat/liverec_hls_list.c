@@ -171,8 +171,21 @@ int ff_liverec_hls_write_state(AVFormatContext *s)
                    (c->need_discont && c->nb_segs ? OPEN_SEG_DISCONT : 0) |
                    (!c->nb_segs || c->need_discont ? OPEN_SEG_DATE : 0));
     }
-    ret = av_bprint_is_complete(&bp) ? ff_liverec_write_atomic(s, c->state_url, &bp, c->protocol_opts) : AVERROR(ENOMEM);
-    av_bprint_finalize(&bp, NULL);
+    if (!av_bprint_is_complete(&bp)) {
+        av_bprint_finalize(&bp, NULL);
+        return AVERROR(ENOMEM);
+    }
+    /* while the first segment is written, its date is written at every keyframe, and seldom
+     * changes after the first ones */
+    if (c->state_text && !strcmp(c->state_text, bp.str)) {
+        av_bprint_finalize(&bp, NULL);
+        return 0;
+    }
+    av_freep(&c->state_text);
+    if ((ret = ff_liverec_write_atomic(s, c->state_url, &bp, c->protocol_opts)) >= 0)
+        ret = av_bprint_finalize(&bp, &c->state_text);
+    else
+        av_bprint_finalize(&bp, NULL);
     return ret;
 }
 
