@@ -634,7 +634,10 @@ static int64_t check_moof(AVIOContext *pb, int64_t end, int depth)
     return ret == AVERROR_EOF ? samples : AVERROR_INVALIDDATA;
 }
 
-int ff_liverec_mp4_check(AVFormatContext *s, const char *url, int64_t *keep, int64_t *file_size)
+/* ff_liverec_mp4_check() of the working file that starts base bytes into url (after the room
+ * inserted by a switch that a kill interrupted). */
+static int check_from(AVFormatContext *s, const char *url, int64_t base, int64_t *keep,
+                      int64_t *file_size)
 {
     AVIOContext *pb = NULL;
     int64_t size, end, moof = -1, samples = 0;
@@ -648,11 +651,12 @@ int ff_liverec_mp4_check(AVFormatContext *s, const char *url, int64_t *keep, int
         ret = end;
         goto done;
     }
+    avio_seek(pb, base, SEEK_SET);
     if ((ret = read_box(pb, end, &size, &type, &hdr)) < 0 || type != MKTAG('f','t','y','p')) {
         ret = AVERROR_INVALIDDATA;
         goto done;
     }
-    avio_seek(pb, size, SEEK_SET);
+    avio_seek(pb, base + size, SEEK_SET);
     /* damage before the end (a box that holds what it says but not what it should) keeps the
      * file as it is, for a person to look at; only a tail that is no whole box is cut off */
     while ((ret = read_box(pb, end, &size, &type, &hdr)) >= 0) {
@@ -702,6 +706,11 @@ damaged:
 done:
     ff_format_io_close(s, &pb);
     return ret;
+}
+
+int ff_liverec_mp4_check(AVFormatContext *s, const char *url, int64_t *keep, int64_t *file_size)
+{
+    return check_from(s, url, 0, keep, file_size);
 }
 
 static int open_index_muxer(Final *f, const char *out_url)
@@ -1085,7 +1094,16 @@ int ff_liverec_mp4_resume(AVFormatContext *s, const char *url, int64_t *duration
     if (mdat == MKTAG('m','d','a','t') && mdat_size == size - media) {
         ret = final_duration(s, url, duration);
     } else {
-        /* the head may be cut short: written again from the fragments, which are untouched */
+        /* the head may be cut short: written again from the fragments, which are untouched,
+         * checked as before the switch (they were: no tail is left to cut) before the mov
+         * demuxer reads them */
+        int64_t keep, end;
+        if ((ret = check_from(s, url, room, &keep, &end)) < 0 || keep != end) {
+            av_log(s, AV_LOG_ERROR, "'%s' after the %"PRId64" bytes of its switch is no working "
+                   "file of liverec_mp4: left as it is\n", url, room);
+            ret = ret < 0 ? ret : AVERROR_INVALIDDATA;
+            goto end;
+        }
         ic = avformat_alloc_context();
         if (!ic) {
             ret = AVERROR(ENOMEM);

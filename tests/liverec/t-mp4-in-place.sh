@@ -10,7 +10,9 @@
 #   remux's packets: room inserted and nothing written in it; half the head written; the head
 #   written but not the mdat header; all written; the note written and nothing inserted. A note whose file
 #   is gone (renamed final before the kill) is removed. Room inserted without its note, and a
-#   note of another size than the file's, are left as they are and reported; nothing is removed.
+#   note of another size than the file's, and room before fragments that the check refuses now (a
+#   trun announcing 2^31 samples, never given to the mov demuxer), are left as they are and
+#   reported; nothing is removed.
 . "$(dirname "$0")/lib.sh"
 lr_init mp4-in-place
 
@@ -87,6 +89,12 @@ put("1790000000004_none.mp4.recording", work, note)
 open(os.path.join(d, "1790000000005_gone.mp4.recording.switch"), "w").write("%d %d\n" % note)
 put("1790000000006_lost.mp4.recording", bytes(room) + work)
 put("1790000000007_odd.mp4.recording", work, (len(work) + 5, room))
+# room inserted before fragments that are no longer what the check passed: a trun announcing
+# 2^31 samples (the mov demuxer would allocate for each)
+bomb = bytearray(work)
+i = bomb.find(b"trun")
+bomb[i + 8:i + 12] = (0x7fffffff).to_bytes(4, "big")
+put("1790000000008_bomb.mp4.recording", bytes(room) + bytes(bomb), note)
 PY
 lr_mp4_finalize_folder "$LR_DIR/k" k.log
 for x in 0:zero 1:half 2:head 3:done 4:none; do
@@ -106,5 +114,9 @@ grep -q "lost.mp4.recording' is no working file" "$LR_DIR/k.log" || lr_fail "the
 [ -e "$LR_DIR/k/1790000000007_odd.mp4.recording" ] && [ -e "$LR_DIR/k/1790000000007_odd.mp4.recording.switch" ] ||
     lr_fail "the file of another size than its note's was not left as it was"
 grep -q "odd.mp4.recording' has $size bytes, neither" "$LR_DIR/k.log" || lr_fail "the size against the note was not reported"
+[ -e "$LR_DIR/k/1790000000008_bomb.mp4.recording" ] && [ -e "$LR_DIR/k/1790000000008_bomb.mp4.recording.switch" ] ||
+    lr_fail "the damaged fragments after the room were not left as they were"
+grep -q "bomb.mp4.recording' after the $room bytes of its switch is no working file" "$LR_DIR/k.log" ||
+    lr_fail "the damaged fragments after the room were not reported"
 lr_log "after kills: $(ls "$LR_DIR/k" | tr '\n' ' ')"
 lr_pass
