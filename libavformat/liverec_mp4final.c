@@ -187,7 +187,8 @@ static int64_t sink_seek(void *opaque, int64_t offset, int whence)
 /* What the muxer-sink layout or the working file has that is not handled here. */
 static int unsupported(Final *f, const char *what)
 {
-    av_log(f->s, AV_LOG_VERBOSE, "Finalizing by index not possible (%s): remuxing\n", what);
+    av_log(f->s, AV_LOG_VERBOSE, "Finalizing %s not possible (%s): %s\n",
+           f->in_place ? "in place" : "by index", what, f->in_place ? "copying" : "remuxing");
     return AVERROR_PATCHWELCOME;
 }
 
