@@ -174,6 +174,12 @@ int ff_liverec_mp4_finalize(AVFormatContext *s, AVFormatContext *ic, const char 
  */
 int ff_liverec_mp4_resume(AVFormatContext *s, const char *url, int64_t *duration);
 
+/** The note of a switch in place is the working file's name with this appended. */
+#define LIVEREC_MP4_SWITCH_SUFFIX ".switch"
+
+/** @return 1 when a switch in place was begun in the working file url (its note exists) */
+int ff_liverec_mp4_switch_begun(const char *url);
+
 /** After the rename of a file finalized in place: remove the note of its switch. */
 int ff_liverec_mp4_switch_end(const char *url);
 

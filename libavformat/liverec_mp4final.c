@@ -66,7 +66,6 @@
 
 #define COPY_CHUNK   (1 << 20)
 #define GAP_CHUNK    65536
-#define SWITCH_SUFFIX ".switch"
 #define MAX_TRACKS   16
 #define MAX_DEPTH    8
 
@@ -830,7 +829,7 @@ static int open_rw(AVFormatContext *s, AVIOContext **pb, const char *url)
 
 static char *switch_url(const char *url)
 {
-    return av_asprintf("%s" SWITCH_SUFFIX, url);
+    return av_asprintf("%s" LIVEREC_MP4_SWITCH_SUFFIX, url);
 }
 
 /* Write the ftyp, the moov and a free box into the room before the working file's boxes (delta
@@ -1127,6 +1126,15 @@ end:
     av_dict_free(&opts);
     avformat_close_input(&ic);
     av_bprint_finalize(&bp, NULL);
+    av_free(journal);
+    return ret;
+}
+
+int ff_liverec_mp4_switch_begun(const char *url)
+{
+    char *journal = switch_url(url);
+    int ret = journal && avio_check(journal, 0) >= 0;
+
     av_free(journal);
     return ret;
 }

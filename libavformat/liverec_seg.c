@@ -413,16 +413,6 @@ static int trim_fragments(AVFormatContext *s, const char *url)
     return media;
 }
 
-/* A switch to the final form in place was begun in the working file url. */
-static int switch_begun(const char *url)
-{
-    char *journal = av_asprintf("%s.switch", url);
-    int ret = journal && avio_check(journal, 0) >= 0;
-
-    av_free(journal);
-    return ret;
-}
-
 /* Give the working file work_url (started at wall-clock start) its final name and form. */
 static int finalize(AVFormatContext *s, const char *work_url, const char *sid, int64_t start,
                     int64_t known_end)
@@ -445,7 +435,7 @@ static int finalize(AVFormatContext *s, const char *work_url, const char *sid, i
         if ((ret = remux(s, work_url, tmp, &duration, &in_place)) < 0) {
             ffurl_delete(tmp);
             av_freep(&tmp);
-            if (c->kind == &kind_mp4 && switch_begun(work_url)) {
+            if (c->kind == &kind_mp4 && ff_liverec_mp4_switch_begun(work_url)) {
                 /* half switched in place: only ff_liverec_mp4_resume() may read it */
                 av_log(s, AV_LOG_ERROR, "'%s' stays as it is for the next start to finish\n",
                        work_url);
@@ -525,13 +515,15 @@ static int recover(AVFormatContext *s, const char *path)
         char *end, *url = NULL, *sid = NULL;
         int64_t start;
         int fd;
+        size_t nlen = strlen(LIVEREC_MP4_SWITCH_SUFFIX);
 
-        if (c->kind == &kind_mp4 && len > slen + 7 && !strcmp(name + len - 7, ".switch") &&
-            !memcmp(name + len - slen - 7, suffix, slen)) {
+        if (c->kind == &kind_mp4 && len > slen + nlen &&
+            !strcmp(name + len - nlen, LIVEREC_MP4_SWITCH_SUFFIX) &&
+            !memcmp(name + len - slen - nlen, suffix, slen)) {
             /* the note of a switch in place whose file was renamed before a kill removed it */
-            if ((url = av_asprintf("%s%.*s", c->dir, (int)(len - 7), name)) &&
+            if ((url = av_asprintf("%s%.*s", c->dir, (int)(len - nlen), name)) &&
                 avio_check(url, 0) == AVERROR(ENOENT)) {
-                av_log(s, AV_LOG_VERBOSE, "Removing '%s.switch': its file is final\n", url);
+                av_log(s, AV_LOG_VERBOSE, "Removing the note of '%s': its file is final\n", url);
                 ff_liverec_mp4_switch_end(url);
             }
             av_freep(&url);
