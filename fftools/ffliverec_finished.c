@@ -225,23 +225,17 @@ static void probe_times(const char *path, const struct stat *st, enum LiveRecFor
     const AVInputFormat *fmt = (unsigned)format < FF_ARRAY_ELEMS(demuxers) && demuxers[format] ?
                                av_find_input_format(demuxers[format]) : NULL;
     AVFormatContext *ic = NULL;
+    LiveRecFile dates = { 0 };
     int64_t end = st->st_mtime * 1000000LL, duration = 0, start = 0, total = -1;
-    int hls = format == LIVEREC_HLS;
+    int hls = format == LIVEREC_HLS, dated = 0;
 
     f->duration_ms = -1;
-    if (hls) {
-        int dated = hls_times(path, f, &total);
-        if (hls_ts_times(first_segment, total, &start, &duration)) {
-            f->media_start_ms = start / 1000;
-            f->duration_ms    = duration / 1000;
-            if (!dated) {               /* no EXT-X-PROGRAM-DATE-TIME: from its mtime */
-                f->end_usec   = end;
-                f->start_usec = end - duration;
-            }
-            return;
-        }
-    }
-    if (avformat_open_input(&ic, path, fmt, NULL) >= 0) {
+    if (hls)
+        dated = hls_times(path, &dates, &total);
+    if (hls && hls_ts_times(first_segment, total, &start, &duration)) {
+        f->media_start_ms = start / 1000;
+        f->duration_ms    = duration / 1000;
+    } else if (avformat_open_input(&ic, path, fmt, NULL) >= 0) {
         int known = header_times(ic, &start, &duration);
         if (known < 0) {
             /* find_stream_info() takes the start from the packets it reads: from the top (a
@@ -261,10 +255,9 @@ static void probe_times(const char *path, const struct stat *st, enum LiveRecFor
         }
         avformat_close_input(&ic);
     }
-    f->end_usec   = end;
-    f->start_usec = end - duration;
-    if (hls)
-        hls_times(path, f, &total);
+    /* a playlist's own timeline, else from its mtime */
+    f->end_usec   = dated ? dates.end_usec   : end;
+    f->start_usec = dated ? dates.start_usec : end - duration;
 }
 
 /* The object key of a finished file: the storage KeyTemplate, [task-ID/], format/, name */
