@@ -875,7 +875,7 @@ static int switch_in_place(Final *f)
     char *journal = NULL;
     AVIOContext *pb = NULL;
     struct stat st;
-    int64_t ftyp, room;
+    int64_t ftyp, room, blk;
     int ret;
 
     if ((ret = check_sink(f, &ftyp)) < 0)
@@ -892,8 +892,8 @@ static int switch_in_place(Final *f)
     if (!ff_liverec_local_path(url, &path) || stat(path, &st) < 0 || st.st_size != f->file_size)
         return unsupported(f, "no local file of the size read");
     /* whole blocks of the file system, with room for the free box's header */
-    room = ftyp + f->sink.tail_len + 8;
-    room = (room + FFMAX(st.st_blksize, 512) - 1) / FFMAX(st.st_blksize, 512) * FFMAX(st.st_blksize, 512);
+    blk  = FFMAX(st.st_blksize, 512);
+    room = (ftyp + f->sink.tail_len + 8 + blk - 1) / blk * blk;
     if ((ret = shift_moov(f, room)) < 0)
         return ret;
     if (!(journal = switch_url(url)))
