@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #if HAVE_UNISTD_H
 #include <unistd.h>
 #endif
@@ -569,9 +570,10 @@ static void finalize_as_left(AVFormatContext *s)
 static int file_open(AVFormatContext *s, int64_t ts)
 {
     LiveRecSegContext *c = s->priv_data;
-    AVDictionary *opts = NULL;
+    AVDictionary *opts = NULL, *io_opts = NULL;
     AVFormatContext *oc;
     const char *path;
+    struct stat st;
     int ret;
 
     c->file_start = c->file_end = ts;
@@ -605,7 +607,15 @@ static int file_open(AVFormatContext *s, int64_t ts)
         }
         st->codecpar->codec_tag = 0;
     }
-    if ((ret = s->io_open(s, &oc->pb, c->work_url, AVIO_FLAG_WRITE, NULL)) < 0) {
+    /* The lock created the working file. Opened again with O_TRUNC, it would be truncated, and
+     * ext4 then writes a file truncated to nothing back to the disk when it is closed (its
+     * auto_da_alloc, for files rewritten in place), in the recorder's thread; a file that is
+     * renamed needs none of that. So an empty file is not truncated, one left with bytes is. */
+    if (c->lock_fd >= 0 && !fstat(c->lock_fd, &st) && !st.st_size)
+        av_dict_set(&io_opts, "truncate", "0", 0);
+    ret = s->io_open(s, &oc->pb, c->work_url, AVIO_FLAG_WRITE, &io_opts);
+    av_dict_free(&io_opts);
+    if (ret < 0) {
         av_log(s, AV_LOG_ERROR, "Cannot open '%s': %s\n", c->work_url, av_err2str(ret));
         goto fail;
     }
