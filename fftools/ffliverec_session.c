@@ -1065,6 +1065,25 @@ end:
     return ret;
 }
 
+/*
+ * Close the outputs at the end of a push. When no push can continue the session's HLS
+ * recordings (the session ends right after: it is stopped, every output is done, or no
+ * FlowContinueDuration waits for the push), they are finalized by this close, rather than left
+ * open and then opened again only to be finalized (finalize_hls()).
+ */
+static void close_outputs(LiveRecSession *s)
+{
+    int last = stopping(s) || all_done(s) || !flow_continue_window(s);
+
+    for (int i = 0; i < s->nb_outs; i++) {
+        Output *out = &s->outs[i];
+        int final = last && out->oc && out->format == LIVEREC_HLS && !out->done &&
+                    av_opt_set_int(out->oc->priv_data, "final", 1, 0) >= 0;
+        if (close_output(out) >= 0 && final)
+            out->packets = 0;   /* finalized: nothing left for finalize_hls() */
+    }
+}
+
 /* No push came back in time: close the HLS recordings for good. */
 static void finalize_hls(LiveRecSession *s)
 {
@@ -1145,8 +1164,7 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
 
         ret = record_push(&s);
         close_input(&s);
-        for (int i = 0; i < s.nb_outs; i++)
-            close_output(&s.outs[i]);
+        close_outputs(&s);
         collect_finished(&s);
         s.outputs_changed = 1;
         show_outputs(&s);
