@@ -573,7 +573,7 @@ static int file_open(AVFormatContext *s, int64_t ts)
     AVDictionary *opts = NULL, *io_opts = NULL;
     AVFormatContext *oc;
     const char *path;
-    struct stat st;
+    struct stat sb;
     int ret;
 
     c->file_start = c->file_end = ts;
@@ -611,7 +611,7 @@ static int file_open(AVFormatContext *s, int64_t ts)
      * ext4 then writes a file truncated to nothing back to the disk when it is closed (its
      * auto_da_alloc, for files rewritten in place), in the recorder's thread; a file that is
      * renamed needs none of that. So an empty file is not truncated, one left with bytes is. */
-    if (c->lock_fd >= 0 && !fstat(c->lock_fd, &st) && !st.st_size)
+    if (c->lock_fd >= 0 && !fstat(c->lock_fd, &sb) && !sb.st_size)
         av_dict_set(&io_opts, "truncate", "0", 0);
     ret = s->io_open(s, &oc->pb, c->work_url, AVIO_FLAG_WRITE, &io_opts);
     av_dict_free(&io_opts);
