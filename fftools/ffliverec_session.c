@@ -289,11 +289,18 @@ int ff_liverec_session_plan(const LiveRecConfig *cfg, const char *domain, const 
     return n;
 }
 
-static int close_output(Output *out)
+/*
+ * Close out's muxer. With final, an HLS recording is finalized by this close (no push continues
+ * it), rather than left open for a splice. Returns 1 when it was so finalized, 0 when closed, a
+ * negative AVERROR when closing failed.
+ */
+static int close_output(Output *out, int final)
 {
     int ret = 0;
     if (!out->oc)
         return 0;
+    final = final && out->format == LIVEREC_HLS &&
+            av_opt_set_int(out->oc->priv_data, "final", 1, 0) >= 0;
     out->closed_at = av_gettime_relative();
     ret = av_write_trailer(out->oc);
     if (ret < 0)
@@ -301,7 +308,7 @@ static int close_output(Output *out)
     avformat_free_context(out->oc);
     out->oc = NULL;
     av_freep(&out->map);
-    return ret;
+    return ret < 0 ? ret : final;
 }
 
 /* Open out's muxer for streams par[0..nb-1] (the current input, or the last push's). */
@@ -611,10 +618,10 @@ static void update_outputs(LiveRecSession *s, int64_t now)
         } else if (!open && out->oc) {
             av_log(NULL, AV_LOG_INFO, "task %s: its window closed, %s is finalized\n",
                    out->task_id, out->url);
-            close_output(out);
-            if (out->format == LIVEREC_HLS && s->nb_last_par &&
+            /* an HLS recording the close could not finalize: opened again only for that */
+            if (close_output(out, 1) <= 0 && out->format == LIVEREC_HLS && s->nb_last_par &&
                 open_output(s, out, par, tb, s->ic->nb_streams, 1) >= 0)
-                close_output(out);
+                close_output(out, 0);
             out->done = 1;
             s->outputs_changed = 1;
             collect_finished(s);
@@ -675,7 +682,7 @@ static void output_failed(LiveRecSession *s, Output *out, int err)
         av_log(NULL, AV_LOG_ERROR, "%s: writing failed: %s; this recording stops until the next "
                "push\n", out->url, av_err2str(err));
         status_event(s, "record_error", "%s: writing failed: %s", out->url, av_err2str(err));
-        close_output(out);
+        close_output(out, 0);
         out->failed        = s->pushes;
         out->write_failed  = out->in_outage = 0;
         s->outputs_changed = 1;
@@ -697,7 +704,7 @@ static void output_failed(LiveRecSession *s, Output *out, int err)
         av_log(NULL, AV_LOG_WARNING, "%s: writing still fails: %s; next try in %.0f s\n",
                out->url, av_err2str(err), out->retry_delay / 1e6);
     }
-    close_output(out);
+    close_output(out, 0);
     s->outputs_changed = 1;
     collect_finished(s);
 }
@@ -863,7 +870,7 @@ static int record_push(LiveRecSession *s)
                        "connection\n", dts < last - AV_TIME_BASE ? "timestamps start over" :
                        "new stream headers", dts / 1e6, last / 1e6);
                 for (int i = 0; i < s->nb_outs; i++)
-                    close_output(&s->outs[i]);
+                    close_output(&s->outs[i], 0);
                 collect_finished(s);
                 /* the push was interrupted and came back before the player noticed */
                 status_event(s, "record_paused", "push %d ended", s->pushes);
@@ -1049,7 +1056,7 @@ static int finish_leftovers(LiveRecSession *s)
                 next = FFMIN(next, due[i]);
                 continue;
             }
-            if (open_output(s, out, &par, &tb, 1, 1) >= 0 && close_output(out) >= 0)
+            if (open_output(s, out, &par, &tb, 1, 1) >= 0 && close_output(out, 0) >= 0)
                 done++;
             out->done = 1;
             pending--;
@@ -1063,25 +1070,6 @@ end:
     avcodec_parameters_free(&par);
     av_free(due);
     return ret;
-}
-
-/*
- * Close the outputs at the end of a push. When no push can continue the session's HLS
- * recordings (the session ends right after: it is stopped, every output is done, or no
- * FlowContinueDuration waits for the push), they are finalized by this close, rather than left
- * open and then opened again only to be finalized (finalize_hls()).
- */
-static void close_outputs(LiveRecSession *s)
-{
-    int last = stopping(s) || all_done(s) || !flow_continue_window(s);
-
-    for (int i = 0; i < s->nb_outs; i++) {
-        Output *out = &s->outs[i];
-        int final = last && out->oc && out->format == LIVEREC_HLS && !out->done &&
-                    av_opt_set_int(out->oc->priv_data, "final", 1, 0) >= 0;
-        if (close_output(out) >= 0 && final)
-            out->packets = 0;   /* finalized: nothing left for finalize_hls() */
-    }
 }
 
 /* No push came back in time: close the HLS recordings for good. */
@@ -1099,7 +1087,7 @@ static void finalize_hls(LiveRecSession *s)
             continue;
         /* reopening with final=1 and no packets finalizes what the earlier pushes recorded */
         if (open_output(s, out, s->last_par, tb, s->nb_last_par, 1) >= 0)
-            close_output(out);
+            close_output(out, 0);
     }
     av_free(tb);
 }
@@ -1161,10 +1149,17 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
     }
     for (;;) {
         int64_t gone, window, delay = 500000;
+        int last;
 
         ret = record_push(&s);
         close_input(&s);
-        close_outputs(&s);
+        /* When no push can continue the HLS recordings (the session ends right after: it is
+         * stopped, every output is done, or no FlowContinueDuration waits for the push), this
+         * close finalizes them, rather than finalize_hls() opening them again only for that. */
+        last = stopping(&s) || all_done(&s) || !flow_continue_window(&s);
+        for (int i = 0; i < s.nb_outs; i++)
+            if (close_output(&s.outs[i], last) > 0)
+                s.outs[i].packets = 0;  /* finalized: nothing left for finalize_hls() */
         collect_finished(&s);
         s.outputs_changed = 1;
         show_outputs(&s);
@@ -1217,7 +1212,7 @@ int ff_liverec_session_run(const LiveRecConfig *cfg, const LiveRecSessionOptions
     ret = 0;
 end:
     for (int i = 0; i < s.nb_outs; i++) {
-        close_output(&s.outs[i]);
+        close_output(&s.outs[i], 0);
         av_freep(&s.outs[i].url);
         av_freep(&s.outs[i].task_id);
         av_freep(&s.outs[i].param.vod_file_name);
