@@ -33,8 +33,10 @@
 
 #include <dlfcn.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "libavutil/error.h"
+#include "libavutil/macros.h"
 #include "libavutil/thread.h"
 
 #include "ffliverec_heap.h"
@@ -45,6 +47,7 @@ static const char *version;
 /* gperftools' C API (gperftools/malloc_extension_c.h, tcmalloc.h), looked up in the process, so
  * that nothing but the program's link (configure) needs tcmalloc: the fuzz targets do without */
 static int  (*get_property)(const char *name, size_t *value);
+static int  (*set_property)(const char *name, size_t value);
 static void (*release_free)(void);
 
 static size_t property(const char *name)
@@ -66,8 +69,10 @@ static void check_allocator(void)
     tc_version   = (const char *(*)(int *, int *, const char **))dlsym(RTLD_DEFAULT, "tc_version");
     get_property = (int (*)(const char *, size_t *))dlsym(RTLD_DEFAULT,
                                                           "MallocExtension_GetNumericProperty");
+    set_property = (int (*)(const char *, size_t))dlsym(RTLD_DEFAULT,
+                                                        "MallocExtension_SetNumericProperty");
     release_free = (void (*)(void))dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory");
-    if (m && m == t && tc_version && get_property && release_free)
+    if (m && m == t && tc_version && get_property && set_property && release_free)
         version = tc_version(NULL, NULL, NULL);
 }
 
@@ -95,4 +100,25 @@ void ff_liverec_heap_release(void)
 {
     if (ff_liverec_heap_allocator())
         release_free();
+}
+
+/*
+ * Each session runs in a thread of its own and allocates and frees per packet (packets, the
+ * demuxer's and the muxers' buffers). tcmalloc shares one bound among all its threads' caches,
+ * 32 MiB by default: with 200 sessions that is 160 KiB a thread, and the caches kept handing
+ * objects back to the central lists and fetching them again
+ * (tcmalloc::CentralFreeList::FetchFromOneSpans alone was 3.6 % of the service's perf samples, 200
+ * pushes). A larger bound is only what the caches may keep; they grow as they are used.
+ */
+size_t ff_liverec_heap_setup(int max_sessions)
+{
+    const char *name = "tcmalloc.max_total_thread_cache_bytes";
+    size_t want = FFMIN((size_t)FFMAX(max_sessions, 1) * LIVEREC_HEAP_CACHE_PER_SESSION,
+                        LIVEREC_HEAP_CACHE_MAX);
+
+    if (!ff_liverec_heap_allocator() || getenv("TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES"))
+        return 0;
+    if (property(name) >= want)
+        return 0;
+    return set_property(name, want) ? property(name) : 0;
 }

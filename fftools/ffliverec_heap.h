@@ -42,4 +42,15 @@ int ff_liverec_heap_stats(size_t *in_use, size_t *kept);
  */
 void ff_liverec_heap_release(void);
 
+/**
+ * Let the threads' caches of the allocator hold up to LIVEREC_HEAP_CACHE_PER_SESSION bytes per
+ * session that may run (at most LIVEREC_HEAP_CACHE_MAX in all), unless the environment sets it
+ * (TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES) or the allocator is not tcmalloc.
+ * @return the bytes the caches may hold now (as tcmalloc reads it back), 0 when left as they were
+ */
+size_t ff_liverec_heap_setup(int max_sessions);
+
+#define LIVEREC_HEAP_CACHE_PER_SESSION (1 << 20)
+#define LIVEREC_HEAP_CACHE_MAX         ((size_t)1 << 30)
+
 #endif /* FFTOOLS_FFLIVEREC_HEAP_H */

@@ -30,6 +30,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <time.h>
 #if HAVE_SYS_RESOURCE_H && HAVE_SETRLIMIT
 #include <sys/resource.h>
@@ -121,9 +122,14 @@ int ff_liverec_serve(LiveRecConfig *cfg, const LiveRecServeOptions *o)
     const char *allocator;
     int ret = 0, ret2;
 
-    if ((allocator = ff_liverec_heap_allocator()))
-        av_log(NULL, AV_LOG_VERBOSE, "heap: tcmalloc (%s)\n", allocator);
-    else
+    if ((allocator = ff_liverec_heap_allocator())) {
+        size_t cache = ff_liverec_heap_setup(cfg->max_sessions);
+        char caches[96] = "";
+        if (cache)
+            snprintf(caches, sizeof(caches), ", its threads' caches up to %zu MiB in all (Service "
+                     "MaxSessions %d)", cache >> 20, cfg->max_sessions);
+        av_log(NULL, AV_LOG_VERBOSE, "heap: tcmalloc (%s)%s\n", allocator, caches);
+    } else
         av_log(NULL, AV_LOG_WARNING, "heap: tcmalloc does not serve malloc() (a sanitizer or a "
                "preloaded allocator took it first): liverec_heap_bytes is left out\n");
     files_setup(cfg->max_sessions);
