@@ -113,7 +113,7 @@ void ff_liverec_heap_release(void)
 size_t ff_liverec_heap_setup(int max_sessions)
 {
     const char *name = "tcmalloc.max_total_thread_cache_bytes";
-    size_t want = FFMIN((size_t)FFMAX(max_sessions, 1) * LIVEREC_HEAP_CACHE_PER_SESSION,
+    size_t want = FFMIN((size_t)max_sessions * LIVEREC_HEAP_CACHE_PER_SESSION,
                         LIVEREC_HEAP_CACHE_MAX);
 
     if (!ff_liverec_heap_allocator() || getenv("TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES"))
